@@ -1,0 +1,1 @@
+"""Everything that runs in Lambda: configuration, domain services and AWS adapters."""

@@ -1,0 +1,86 @@
+"""One place that reads the environment.
+
+Each Lambda function needs a different subset of settings, so settings are read on first
+use and a missing one fails with a message naming the variable, never with a KeyError deep
+inside a handler.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_UPLOAD_PREFIX = "uploads/"
+DEFAULT_MAX_SCAN_BYTES = 1024 * 1024 * 1024
+DEFAULT_CLAMD_TIMEOUT_SECONDS = 600.0
+DEFAULT_MAX_DEFINITIONS_AGE_HOURS = 48.0
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing or malformed."""
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"environment variable {name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"environment variable {name} must be positive, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class UploadEventSettings:
+    """What the upload event handler needs: which bucket to watch and where to start scans."""
+
+    data_bucket: str
+    state_machine_arn: str
+    upload_prefix: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> UploadEventSettings:
+        env = os.environ if env is None else env
+        prefix = env.get("UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX).strip() or DEFAULT_UPLOAD_PREFIX
+        return cls(
+            data_bucket=_required(env, "DATA_BUCKET"),
+            state_machine_arn=_required(env, "SCAN_STATE_MACHINE_ARN"),
+            upload_prefix=prefix if prefix.endswith("/") else prefix + "/",
+        )
+
+
+@dataclass(frozen=True)
+class ScannerSettings:
+    """What the scanner function needs: where clamd listens and the limits it enforces.
+
+    ``max_scan_bytes`` must not exceed clamd's ``StreamMaxLength``: larger objects are
+    refused before a byte is streamed and reported UNSCANNABLE.
+    """
+
+    clamd_address: str
+    clamd_timeout_seconds: float
+    max_scan_bytes: int
+    database_dir: str
+    max_definitions_age_hours: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ScannerSettings:
+        env = os.environ if env is None else env
+        return cls(
+            clamd_address=_required(env, "CLAMD_ADDRESS"),
+            clamd_timeout_seconds=_number(env, "CLAMD_TIMEOUT_SECONDS", DEFAULT_CLAMD_TIMEOUT_SECONDS),
+            max_scan_bytes=int(_number(env, "MAX_SCAN_BYTES", DEFAULT_MAX_SCAN_BYTES)),
+            database_dir=_required(env, "CLAMAV_DATABASE_DIR"),
+            max_definitions_age_hours=_number(env, "MAX_DEFINITIONS_AGE_HOURS", DEFAULT_MAX_DEFINITIONS_AGE_HOURS),
+        )

@@ -1,0 +1,160 @@
+"""Read the CloudFormation templates in ``infra/`` so tests and the local stack build their
+resources from them: a renamed table key or bucket breaks a test, not production.
+
+``resolve`` evaluates the few intrinsic functions the emulated resources need (``Ref``,
+``Fn::Sub``, ``Fn::GetAtt``, ``Fn::If``, ``Fn::Equals``, ``Fn::Join``) for given parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra"
+STATE_MACHINE_DIR = ROOT / "statemachines"
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags into their long form."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{tag_suffix}", node.start_mark)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path | str) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8")
+    return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+class TemplateError(ValueError):
+    """The template uses something this evaluator does not know."""
+
+
+@dataclass
+class TemplateContext:
+    """Parameter values and the physical ids/attributes of resources already created."""
+
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    region: str = "ap-northeast-1"
+    account_id: str = "123456789012"
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, spec in self.template.get("Parameters", {}).items():
+            if name not in self.parameters and "Default" in spec:
+                self.parameters[name] = str(spec["Default"])
+
+    def resource(self, logical_id: str) -> dict[str, Any]:
+        try:
+            return self.template["Resources"][logical_id]  # type: ignore[no-any-return]
+        except KeyError:
+            raise TemplateError(f"template has no resource {logical_id}") from None
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return self.resolve(self.resource(logical_id).get("Properties", {}))  # type: ignore[no-any-return]
+
+    def _pseudo(self, name: str) -> str | None:
+        return {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "manabiplus-local",
+        }.get(name)
+
+    def _ref(self, name: str) -> str:
+        value = self._pseudo(name)
+        if value is None:
+            value = self.parameters.get(name, self.refs.get(name))
+        if value is None:
+            raise TemplateError(f"Ref {name}: not a parameter or a created resource")
+        return value
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        try:
+            return self.attributes[(logical_id, attribute)]
+        except KeyError:
+            raise TemplateError(f"GetAtt {logical_id}.{attribute}: resource not created") from None
+
+    def _condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template["Conditions"][name]))
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((function, argument),) = value.items()
+            if function == "Ref":
+                return self._ref(argument)
+            if function == "Fn::GetAtt":
+                return self._get_att(*argument)
+            if function == "Fn::Sub":
+                return self._sub(argument)
+            if function == "Fn::If":
+                condition, when_true, when_false = argument
+                return self.resolve(when_true if self._condition(condition) else when_false)
+            if function == "Fn::Equals":
+                left, right = self.resolve(argument)
+                return left == right
+            if function == "Fn::Join":
+                separator, items = argument
+                return separator.join(str(item) for item in self.resolve(items))
+            if function.startswith("Fn::") or function == "Condition":
+                raise TemplateError(f"{function} is not supported by the local evaluator")
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+        resolved = {name: self.resolve(item) for name, item in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in resolved:
+                return str(resolved[name])
+            if "." in name:
+                return self._get_att(*name.split(".", 1))
+            return self._ref(name)
+
+        return _SUB_VARIABLE.sub(replace, text)
+
+
+def render_state_machine(template_path: Path, context: TemplateContext, logical_id: str) -> str:
+    """The state machine definition with its DefinitionSubstitutions applied, as CloudFormation does."""
+    resource = context.resource(logical_id)
+    location = resource["Properties"]["DefinitionS3Location"]
+    definition_path = (template_path.parent / location).resolve()
+    text = definition_path.read_text(encoding="utf-8")
+    substitutions = context.resolve(resource["Properties"].get("DefinitionSubstitutions", {}))
+    missing = sorted(set(_SUB_VARIABLE.findall(text)) - set(substitutions))
+    if missing:
+        raise TemplateError(f"{definition_path.name} uses {missing} but {logical_id} does not substitute them")
+    rendered = _SUB_VARIABLE.sub(lambda match: str(substitutions[match.group(1)]), text)
+    json.loads(rendered)
+    return rendered

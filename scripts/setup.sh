@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install everything the tests, the benchmark and the local stack need, on a fresh Debian
+# machine: ClamAV's daemon and Debian's ClamAV test files, Info-ZIP, and a Python venv.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+DEBIAN_PACKAGES=(clamav-daemon clamdscan clamav clamav-testfiles zip)
+
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp="$VENV/.requirements.sha256"
+wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "setup: creating $VENV from requirements-dev.txt"
+  "$PYTHON" -m venv "$VENV"
+  # (This machine's pip config lists local mirrors that may be absent; their warnings are noise.)
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  echo "$wanted" > "$stamp"
+fi
