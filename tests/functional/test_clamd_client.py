@@ -1,0 +1,61 @@
+"""The INSTREAM client against a real clamd: replies, limits and failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chalicelib.clamd import SIZE_LIMIT_REPLY, ClamdClient, ClamdTimeoutError, ClamdUnavailableError
+from chalicelib.verdicts import STREAM_TOO_LARGE, Verdict, classify_reply
+from devstack.clamd import EICAR, EICAR_SIGNATURE, UNOFFICIAL, ClamdLimits, ClamdProcess, temporary_clamd
+from tests.conftest import MIB, TEST_LIMITS
+
+
+def test_ping_version_and_verdicts(clamd: ClamdProcess) -> None:
+    client = clamd.client()
+    assert client.ping()
+    assert client.version().startswith("ClamAV ")
+    assert client.instream([b"plain text"]) == "stream: OK"
+    assert client.instream([EICAR[:30], EICAR[30:]]) == f"stream: {EICAR_SIGNATURE}{UNOFFICIAL} FOUND"
+    assert client.instream([]) == "stream: OK"
+
+
+def test_a_stream_past_stream_max_length_is_reported_not_broken_pipe(clamd: ClamdProcess) -> None:
+    chunk = os.urandom(MIB)
+    chunks = (chunk for _ in range(TEST_LIMITS.stream_max // MIB + 8))
+    reply = clamd.client().instream(chunks)
+    assert reply == SIZE_LIMIT_REPLY
+    assert classify_reply(reply).verdict is Verdict.UNSCANNABLE
+    assert classify_reply(reply).signature == STREAM_TOO_LARGE
+
+
+def test_an_absent_clamd_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(ClamdUnavailableError, match="cannot connect"):
+        ClamdClient(f"unix://{tmp_path / 'nothing.sock'}").ping()
+    with pytest.raises(ClamdUnavailableError):
+        ClamdClient("tcp://127.0.0.1:1", timeout_seconds=2).instream([b"x"])
+
+
+@pytest.fixture
+def frozen_clamd() -> Iterator[ClamdProcess]:
+    process = temporary_clamd(ClamdLimits()).start()
+    assert process.process is not None
+    os.kill(process.process.pid, signal.SIGSTOP)
+    yield process
+    os.kill(process.process.pid, signal.SIGCONT)
+    process.stop()
+
+
+def test_a_hung_clamd_times_out(frozen_clamd: ClamdProcess) -> None:
+    with pytest.raises(ClamdTimeoutError):
+        frozen_clamd.client(timeout_seconds=0.5).instream([b"anything"])
+
+
+@pytest.mark.parametrize("address", ["relative.sock", "tcp://nohost", "tcp://:3310"])
+def test_bad_addresses_are_refused(address: str) -> None:
+    with pytest.raises(ValueError, match="clamd address"):
+        ClamdClient(address)

@@ -1,0 +1,91 @@
+"""Static guarantees of statemachines/scan-object.asl.json, on top of the executions in
+tests/functional: where CLEAN can come from, and that every path ends tagged."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from devstack.templates import INFRA, STATE_MACHINE_DIR, TemplateContext, load_template, render_state_machine
+
+DEFINITION: dict[str, Any] = json.loads((STATE_MACHINE_DIR / "scan-object.asl.json").read_text())
+STATES: dict[str, dict[str, Any]] = DEFINITION["States"]
+TAG_RESOURCE = "arn:aws:states:::aws-sdk:s3:putObjectTagging"
+TERMINAL_TAGGERS = {"Release", "Lock", "Unscannable", "TagError"}
+
+
+def successors(state: dict[str, Any]) -> list[str]:
+    following = [state["Next"]] if "Next" in state else []
+    following += [choice["Next"] for choice in state.get("Choices", [])]
+    following += [state["Default"]] if "Default" in state else []
+    following += [catch["Next"] for catch in state.get("Catch", [])]
+    return following
+
+
+def paths(name: str, seen: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    assert name not in seen, f"cycle through {name}"
+    following = successors(STATES[name])
+    if not following:
+        return [(*seen, name)]
+    return [path for nxt in following for path in paths(nxt, (*seen, name))]
+
+
+def status_written(state: dict[str, Any]) -> str:
+    tag_set = state["Parameters"]["Tagging"]["TagSet"]
+    return next(tag["Value"] for tag in tag_set if tag["Key"] == "scan-status")
+
+
+def test_every_path_tags_the_version_pending_then_with_a_verdict() -> None:
+    all_paths = paths(DEFINITION["StartAt"])
+    assert len(all_paths) > 10
+    for path in all_paths:
+        assert path[0] == "MarkPending"
+        assert TERMINAL_TAGGERS & set(path), f"path ends without a verdict tag: {path}"
+        assert STATES[path[-1]]["Type"] in {"Succeed", "Fail"}
+
+
+def test_clean_is_written_only_by_release_and_release_only_follows_an_ok_from_clamd() -> None:
+    writers = {name: status_written(state) for name, state in STATES.items() if state.get("Resource") == TAG_RESOURCE}
+    assert writers == {
+        "MarkPending": "PENDING",
+        "Release": "CLEAN",
+        "Lock": "INFECTED",
+        "Unscannable": "UNSCANNABLE",
+        "TagError": "ERROR",
+    }
+    entries = [
+        (name, rule)
+        for name, state in STATES.items()
+        for rule in [*state.get("Choices", []), *[{"Next": state.get("Next")}], *state.get("Catch", [])]
+        if rule.get("Next") == "Release"
+    ]
+    assert entries == [("Verdict", {"Variable": "$.scan.verdict", "StringEquals": "CLEAN", "Next": "Release"})]
+
+
+def test_unknown_verdicts_fall_to_the_error_path() -> None:
+    assert STATES["Verdict"]["Default"] == "ScannerRefused"
+    assert STATES["ScannerRefused"]["Next"] == "TagError"
+
+
+@pytest.mark.parametrize("name", [name for name, state in STATES.items() if state["Type"] == "Task"])
+def test_every_task_catches_everything(name: str) -> None:
+    catches = STATES[name]["Catch"]
+    assert catches[-1]["ErrorEquals"] == ["States.ALL"]
+
+
+def test_only_transient_scanner_failures_are_retried() -> None:
+    (retry,) = STATES["Scan"]["Retry"]
+    assert "States.ALL" not in retry["ErrorEquals"]
+    assert {"ClamdUnavailableError", "StorageThrottledError"} <= set(retry["ErrorEquals"])
+    assert "ClamdTimeoutError" not in retry["ErrorEquals"]
+
+
+def test_the_template_substitutes_every_placeholder() -> None:
+    context = TemplateContext(load_template(INFRA / "main.yaml"), {"Stage": "prod", "ScannerImageUri": "x"})
+    context.refs.update(FilesTable="prod-manabiplus-files", AlertTopic="arn:aws:sns:ap-northeast-1:1:alerts")
+    context.attributes[("ScannerFunction", "Arn")] = "arn:aws:lambda:ap-northeast-1:1:function:scanner"
+    rendered = render_state_machine(INFRA / "main.yaml", context, "ScanStateMachine")
+    assert "${" not in rendered
+    assert "prod-manabiplus-files" in rendered
