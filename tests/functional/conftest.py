@@ -79,8 +79,14 @@ class Pipeline:
         tag_set = self.s3.get_object_tagging(Bucket=self.stack.data_bucket, Key=key, VersionId=version_id)["TagSet"]
         return {tag["Key"]: tag["Value"] for tag in tag_set}
 
-    def record(self, file_id: str) -> dict[str, Any]:
-        return self.table.get_item(Key={"fileId": file_id}, ConsistentRead=True)["Item"]  # type: ignore[no-any-return]
+    def record(self, file_id: str, owner: str = "user-1") -> dict[str, Any]:
+        key = {"ownerSub": owner, "fileId": file_id}
+        return self.table.get_item(Key=key, ConsistentRead=True)["Item"]  # type: ignore[no-any-return]
+
+    def record_of(self, key: str) -> dict[str, Any]:
+        """The record of an upload key ``uploads/{owner}/{fileId}``."""
+        owner, file_id = key.split("/")[1:3]
+        return self.record(file_id, owner)
 
     def upload(self, key: str, body: bytes) -> tuple[str, dict[str, Any]]:
         """Register, put and deliver one upload; wait for its scan. Returns (versionId, execution)."""

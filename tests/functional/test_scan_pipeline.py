@@ -34,7 +34,7 @@ def assert_verdict(pipeline: Pipeline, key: str, version: str, verdict: str, sig
     tags = pipeline.tags(key, version)
     assert tags["scan-status"] == verdict, tags
     assert tags.get("scan-signature") == signature
-    record = pipeline.record(key.split("/")[2])
+    record = pipeline.record_of(key)
     assert record["scanStatus"] == verdict
     assert record["versionId"] == version
     if signature is not None:
@@ -90,7 +90,7 @@ def test_every_clamav_testfile_is_infected(pipeline: Pipeline) -> None:
         pipeline.wait(execution_arn)
         verdicts[name] = (
             pipeline.tags(key, version).get("scan-signature"),
-            pipeline.record(key.split("/")[2])["scanStatus"],
+            pipeline.record_of(key)["scanStatus"],
         )
     expected = (CLAMAV_TEST_FILE_SIGNATURE + UNOFFICIAL, "INFECTED")
     assert {name: found for name, found in verdicts.items() if found != expected} == {}
