@@ -11,3 +11,8 @@ import boto3
 @cache
 def client(service: str) -> Any:
     return boto3.client(service)
+
+
+@cache
+def resource(service: str) -> Any:
+    return boto3.resource(service)

@@ -60,6 +60,69 @@ class UploadEventSettings:
         )
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in {"", "0", "false", "no"}:
+        return False
+    if raw in {"1", "true", "yes"}:
+        return True
+    raise ConfigurationError(f"environment variable {name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """What the REST API needs. ``require_origin_secret`` is on in stag and prod: requests that did
+    not come through CloudFront (which adds the secret header) are refused (R-SEC-04)."""
+
+    data_bucket: str
+    files_table: str
+    profiles_table: str
+    upload_prefix: str
+    max_upload_bytes: int
+    upload_url_seconds: int
+    download_url_seconds: int
+    require_origin_secret: bool
+    origin_secret: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
+        env = os.environ if env is None else env
+        require = _flag(env, "REQUIRE_ORIGIN_SECRET")
+        secret = env.get("ORIGIN_SECRET", "").strip()
+        if require and len(secret) < 16:
+            raise ConfigurationError("environment variable ORIGIN_SECRET must hold at least 16 characters")
+        prefix = env.get("UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX).strip() or DEFAULT_UPLOAD_PREFIX
+        return cls(
+            data_bucket=_required(env, "DATA_BUCKET"),
+            files_table=_required(env, "FILES_TABLE"),
+            profiles_table=_required(env, "PROFILES_TABLE"),
+            upload_prefix=prefix if prefix.endswith("/") else prefix + "/",
+            max_upload_bytes=int(_number(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_SCAN_BYTES)),
+            upload_url_seconds=int(_number(env, "UPLOAD_URL_SECONDS", 300)),
+            download_url_seconds=int(_number(env, "DOWNLOAD_URL_SECONDS", 300)),
+            require_origin_secret=require,
+            origin_secret=secret,
+        )
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    """Extra settings of the admin routes: where rescans start and definitions are published."""
+
+    state_machine_arn: str
+    app_bucket: str
+    definitions_prefix: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AdminSettings:
+        env = os.environ if env is None else env
+        return cls(
+            state_machine_arn=_required(env, "SCAN_STATE_MACHINE_ARN"),
+            app_bucket=_required(env, "APP_BUCKET"),
+            definitions_prefix=env.get("DEFINITIONS_PREFIX", "clamav/").strip() or "clamav/",
+        )
+
+
 @dataclass(frozen=True)
 class ScannerSettings:
     """What the scanner function needs: where clamd listens and the limits it enforces.

@@ -31,6 +31,7 @@ class ScanRequest:
     sequencer: str
     fileId: str
     ownerSub: str
+    trigger: str = "upload"
 
     def execution_name(self) -> str:
         """Deterministic, so a duplicated event cannot start a second scan of one version.
@@ -38,7 +39,7 @@ class ScanRequest:
         Readable part first (the console lists names), then a digest of everything that
         identifies the version. Step Functions allows 80 characters of ``[0-9A-Za-z_-]``.
         """
-        identity = "\0".join((self.bucket, self.key, self.versionId, self.sequencer))
+        identity = "\0".join((self.bucket, self.key, self.versionId, self.sequencer, self.trigger))
         digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
         readable = _NAME_UNSAFE.sub("-", self.fileId).strip("-")[: EXECUTION_NAME_MAX - len(digest) - 1]
         return f"{readable}-{digest}" if readable else digest

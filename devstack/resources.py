@@ -22,6 +22,7 @@ class MainStack:
     context: TemplateContext
     data_bucket: str
     files_table: str
+    profiles_table: str
     alert_topic_arn: str
     scanner_function_arn: str
     state_machine_arn: str
@@ -139,7 +140,9 @@ def create_main_stack(session: Any, stage: str = "local", region: str = "ap-nort
     """Create the resources of ``infra/main.yaml`` that the scan pipeline uses."""
     context = TemplateContext(load_template(MAIN_TEMPLATE), {"Stage": stage, "ScannerImageUri": "local"}, region=region)
     data_bucket = create_data_bucket(session.client("s3", region_name=region), context)
-    files_table = create_table(session.client("dynamodb", region_name=region), context, "FilesTable")
+    dynamodb = session.client("dynamodb", region_name=region)
+    files_table = create_table(dynamodb, context, "FilesTable")
+    profiles_table = create_table(dynamodb, context, "ProfilesTable")
     create_key(session.client("kms", region_name=region), context, "AlertKey")
     alert_topic = create_topic(session.client("sns", region_name=region), context, "AlertTopic")
     name_role(context, "ScannerRole")
@@ -148,4 +151,4 @@ def create_main_stack(session: Any, stage: str = "local", region: str = "ap-nort
     state_machine = create_state_machine(
         session.client("stepfunctions", region_name=region), context, "ScanStateMachine"
     )
-    return MainStack(context, data_bucket, files_table, alert_topic, scanner_arn, state_machine)
+    return MainStack(context, data_bucket, files_table, profiles_table, alert_topic, scanner_arn, state_machine)
