@@ -5,6 +5,7 @@ import logging
 from chalice import Chalice
 
 from chalicelib import http
+from chalicelib.auth import cors
 from chalicelib.routes.admin import admin_api
 from chalicelib.routes.files import files_api
 from chalicelib.routes.me import me_api
@@ -20,6 +21,6 @@ app.register_blueprint(admin_api)
 app.register_blueprint(upload_events)
 
 
-@app.route("/health")
+@app.route("/health", cors=cors)
 def health() -> dict[str, str]:
     return {"status": "ok"}

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalice import CognitoUserPoolAuthorizer
+from chalice import CognitoUserPoolAuthorizer, CORSConfig
 
 from chalicelib.errors import ApiError, ForbiddenError
 
@@ -18,6 +18,14 @@ LOCAL_USER_POOL_ARN = "arn:aws:cognito-idp:ap-northeast-1:123456789012:userpool/
 
 authorizer = CognitoUserPoolAuthorizer(
     "ManabiUsers", provider_arns=[os.environ.get("USER_POOL_ARN", LOCAL_USER_POOL_ARN)]
+)
+# Only the web distribution's origin may call the API from a browser (issue #4). Like the pool
+# ARN, API Gateway bakes it in when the API is deployed, so it is read at import time.
+LOCAL_WEB_ORIGIN = "http://127.0.0.1:8000"
+cors = CORSConfig(
+    allow_origin=os.environ.get("WEB_ORIGIN", LOCAL_WEB_ORIGIN),
+    allow_headers=["Authorization", "Content-Type"],
+    max_age=600,
 )
 
 

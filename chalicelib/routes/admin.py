@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from chalice import Blueprint, Response
 
 from chalicelib import validation
-from chalicelib.auth import authorizer, caller_of, require_admin
+from chalicelib.auth import authorizer, caller_of, cors, require_admin
 from chalicelib.clients import client
 from chalicelib.config import AdminSettings, ApiSettings
 from chalicelib.errors import NotFoundError, json_errors
@@ -24,7 +24,7 @@ admin_api = Blueprint(__name__)
 STATUSES = (PENDING_UPLOAD, *(verdict.value for verdict in Verdict))
 
 
-@admin_api.route("/admin/files", methods=["GET"], authorizer=authorizer)
+@admin_api.route("/admin/files", methods=["GET"], authorizer=authorizer, cors=cors)
 @json_errors
 def files_by_status() -> dict[str, Any]:
     request = admin_api.current_request
@@ -37,7 +37,7 @@ def files_by_status() -> dict[str, Any]:
     return {"files": [{**public_view(item), "owner": item["ownerSub"]} for item in page.items], "cursor": page.cursor}
 
 
-@admin_api.route("/admin/users/{owner_sub}/files/{file_id}/rescan", methods=["POST"], authorizer=authorizer)
+@admin_api.route("/admin/users/{owner_sub}/files/{file_id}/rescan", methods=["POST"], authorizer=authorizer, cors=cors)
 @json_errors
 def rescan(owner_sub: str, file_id: str) -> Response:
     require_admin(caller_of(admin_api.current_request))
@@ -48,7 +48,7 @@ def rescan(owner_sub: str, file_id: str) -> Response:
     return Response(body={"execution": execution}, status_code=202)
 
 
-@admin_api.route("/admin/definitions", methods=["GET"], authorizer=authorizer)
+@admin_api.route("/admin/definitions", methods=["GET"], authorizer=authorizer, cors=cors)
 @json_errors
 def definitions() -> dict[str, Any]:
     require_admin(caller_of(admin_api.current_request))

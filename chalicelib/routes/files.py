@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import validation
-from chalicelib.auth import authorizer, caller_of
+from chalicelib.auth import authorizer, caller_of, cors
 from chalicelib.config import ApiSettings
 from chalicelib.errors import NotFoundError, json_errors
 from chalicelib.files import public_view
@@ -24,7 +24,7 @@ def _file_id(file_id: str) -> str:
     return file_id
 
 
-@files_api.route("/files", methods=["POST"], authorizer=authorizer)
+@files_api.route("/files", methods=["POST"], authorizer=authorizer, cors=cors)
 @json_errors
 def create_file() -> Response:
     caller = caller_of(files_api.current_request)
@@ -41,7 +41,7 @@ def create_file() -> Response:
     return Response(body=created, status_code=201)
 
 
-@files_api.route("/files", methods=["GET"], authorizer=authorizer)
+@files_api.route("/files", methods=["GET"], authorizer=authorizer, cors=cors)
 @json_errors
 def list_files() -> dict[str, Any]:
     request = files_api.current_request
@@ -50,21 +50,21 @@ def list_files() -> dict[str, Any]:
     return file_service(ApiSettings.from_env()).list(caller_of(request).sub, limit, params.get("cursor"))
 
 
-@files_api.route("/files/{file_id}", methods=["GET"], authorizer=authorizer)
+@files_api.route("/files/{file_id}", methods=["GET"], authorizer=authorizer, cors=cors)
 @json_errors
 def get_file(file_id: str) -> dict[str, Any]:
     caller = caller_of(files_api.current_request)
     return public_view(file_service(ApiSettings.from_env()).get(caller.sub, _file_id(file_id)))
 
 
-@files_api.route("/files/{file_id}/download", methods=["GET"], authorizer=authorizer)
+@files_api.route("/files/{file_id}/download", methods=["GET"], authorizer=authorizer, cors=cors)
 @json_errors
 def download_file(file_id: str) -> dict[str, Any]:
     caller = caller_of(files_api.current_request)
     return file_service(ApiSettings.from_env()).download(caller.sub, _file_id(file_id))
 
 
-@files_api.route("/files/{file_id}", methods=["DELETE"], authorizer=authorizer)
+@files_api.route("/files/{file_id}", methods=["DELETE"], authorizer=authorizer, cors=cors)
 @json_errors
 def delete_file(file_id: str) -> Response:
     caller = caller_of(files_api.current_request)

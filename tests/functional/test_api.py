@@ -15,6 +15,7 @@ import requests
 from chalice.test import Client
 
 from app import app
+from chalicelib.auth import LOCAL_WEB_ORIGIN
 from chalicelib.ids import new_file_id
 from devstack.clamd import EICAR
 from devstack.resources import MainStack
@@ -79,6 +80,12 @@ def upload_via_presigned_post(created: dict[str, Any], content: bytes) -> reques
 def test_health_needs_no_token(api: Api) -> None:
     response = api.call("GET", "/health", user=None)
     assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
+def test_browsers_may_call_only_from_the_web_origin(api: Api) -> None:
+    response = api.call("GET", "/files")
+    assert response.headers["Access-Control-Allow-Origin"] == LOCAL_WEB_ORIGIN
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/me"), ("GET", "/files"), ("POST", "/files")])
