@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the tests, the benchmark and the local stack need, on a fresh Debian
-# machine: ClamAV's daemon and Debian's ClamAV test files, Info-ZIP, and a Python venv.
+# machine: ClamAV's daemon and Debian's ClamAV test files, Info-ZIP, a Python venv, and a
+# second venv for checkov (it pins packaging<24, chalice needs >=24; see requirements-checkov.txt).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +31,15 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$wanted" > "$stamp"
+fi
+
+CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
+checkov_stamp="$CHECKOV_VENV/.requirements.sha256"
+checkov_wanted=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$(cat "$checkov_stamp" 2>/dev/null)" != "$checkov_wanted" ]; then
+  echo "setup: creating $CHECKOV_VENV from requirements-checkov.txt"
+  "$PYTHON" -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-checkov.txt \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  echo "$checkov_wanted" > "$checkov_stamp"
 fi
