@@ -78,15 +78,15 @@ class ObjectScanner:
 
         def hashed_chunks() -> Iterator[bytes]:
             nonlocal streamed
-            try:
-                for chunk in body.iter_chunks(self._chunk_bytes):
-                    digest.update(chunk)
-                    streamed += len(chunk)
-                    yield chunk
-            finally:
-                body.close()
+            for chunk in body.iter_chunks(self._chunk_bytes):
+                digest.update(chunk)
+                streamed += len(chunk)
+                yield chunk
 
-        reply = self._clamd.instream(hashed_chunks())
+        try:
+            reply = self._clamd.instream(hashed_chunks())
+        finally:
+            body.close()  # also when clamd was unreachable and no chunk was read
         finding = classify_reply(reply)
         if finding.verdict is Verdict.CLEAN and streamed != size:
             # A short read must never pass as a clean scan of the whole object.

@@ -128,14 +128,18 @@ class ClamdProcess:
         (self.workdir / "tmp").mkdir(parents=True, exist_ok=True)
         config = self.workdir / "clamd.conf"
         config.write_text(render_config(self.workdir, self.database_dir, self.limits, self.extra_config))
-        self.process = subprocess.Popen(
-            [CLAMD_BINARY, f"--config-file={config}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # To a file, not a pipe: clamd warns on stderr for every oversize stream, and a pipe
+        # nobody reads fills up after ~64 KiB and stalls every scan.
+        stderr_path = self.workdir / "clamd.stderr"
+        with stderr_path.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [CLAMD_BINARY, f"--config-file={config}"], stdout=subprocess.DEVNULL, stderr=stderr
+            )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                raise RuntimeError(f"clamd exited with {self.process.returncode}: {stderr.strip()}")
+                stderr_text = stderr_path.read_text(errors="replace").strip()
+                raise RuntimeError(f"clamd exited with {self.process.returncode}: {stderr_text}")
             try:
                 if self.client(timeout_seconds=1.0).ping():
                     return self
@@ -154,8 +158,6 @@ class ClamdProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout)
-        if self.process.stderr:
-            self.process.stderr.close()
 
     def __enter__(self) -> ClamdProcess:
         return self.start()
