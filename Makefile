@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAGE ?= stag
 
-.PHONY: setup test lint bench run package deploy clean
+.PHONY: setup test lint bench run stop package deploy clean
 
 setup:
 	@bash scripts/setup.sh
@@ -13,13 +13,17 @@ test: setup  ## every test: unit, functional (moto + real clamd), infra
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy app.py chalicelib devstack
+	$(VENV)/bin/mypy app.py chalicelib devstack manabi_cli
 
 bench: setup  ## scanner throughput and memory against clamdscan and clamscan (docs/PERFORMANCE.md)
 	$(PY) -m bench.scan_benchmark
+	$(PY) -m bench.local_stack
 
-run:
-	@echo "The embedded local stack arrives with issue #3; until then run the tests: make test" >&2; exit 2
+run: setup  ## the whole system on 127.0.0.1: emulator, clamd, state machine, chalice local (Ctrl-C stops it)
+	$(PY) -m devstack.local up
+
+stop:  ## stop a local stack started by `make run` in another terminal
+	$(PY) -m devstack.local stop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -32,8 +32,16 @@ def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
     return [{"Key": tag["Key"], "Value": str(tag["Value"])} for tag in properties.get("Tags", [])]
 
 
-def create_data_bucket(s3: Any, context: TemplateContext) -> str:
-    props = context.properties("DataBucket")
+def create_bucket(s3: Any, context: TemplateContext, logical_id: str) -> str:
+    """A bucket with the template's versioning, encryption, public access block, EventBridge
+    switch and tags (access logging, lifecycle and replication have no local meaning)."""
+    props = context.resource(logical_id)["Properties"]
+    props = {
+        name: context.resolve(props[name])
+        for name in props
+        if name
+        not in {"LoggingConfiguration", "LifecycleConfiguration", "ReplicationConfiguration", "MetricsConfigurations"}
+    }
     name = props["BucketName"]
     if context.region == "us-east-1":
         s3.create_bucket(Bucket=name)
@@ -59,8 +67,8 @@ def create_data_bucket(s3: Any, context: TemplateContext) -> str:
             Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
     s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(props)})
-    context.refs["DataBucket"] = name
-    context.attributes[("DataBucket", "Arn")] = f"arn:aws:s3:::{name}"
+    context.refs[logical_id] = name
+    context.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
     return name
 
 
@@ -139,7 +147,7 @@ def create_state_machine(sfn: Any, context: TemplateContext, logical_id: str) ->
 def create_main_stack(session: Any, stage: str = "local", region: str = "ap-northeast-1") -> MainStack:
     """Create the resources of ``infra/main.yaml`` that the scan pipeline uses."""
     context = TemplateContext(load_template(MAIN_TEMPLATE), {"Stage": stage, "ScannerImageUri": "local"}, region=region)
-    data_bucket = create_data_bucket(session.client("s3", region_name=region), context)
+    data_bucket = create_bucket(session.client("s3", region_name=region), context, "DataBucket")
     dynamodb = session.client("dynamodb", region_name=region)
     files_table = create_table(dynamodb, context, "FilesTable")
     profiles_table = create_table(dynamodb, context, "ProfilesTable")
@@ -152,3 +160,28 @@ def create_main_stack(session: Any, stage: str = "local", region: str = "ap-nort
         session.client("stepfunctions", region_name=region), context, "ScanStateMachine"
     )
     return MainStack(context, data_bucket, files_table, profiles_table, alert_topic, scanner_arn, state_machine)
+
+
+# CloudFormation property → CreateUserPool parameter, where the names differ.
+_USER_POOL_RENAMES = {"UserPoolName": "PoolName"}
+_USER_POOL_LOCAL_IGNORED = {"UserPoolTags", "DeletionProtection", "UserPoolTier"}
+
+
+def create_user_pool(cognito: Any, context: TemplateContext, logical_id: str = "UserPool") -> str:
+    props = context.properties(logical_id)
+    arguments = {
+        _USER_POOL_RENAMES.get(name, name): value
+        for name, value in props.items()
+        if name not in _USER_POOL_LOCAL_IGNORED
+    }
+    pool = cognito.create_user_pool(**arguments)["UserPool"]
+    context.refs[logical_id] = pool["Id"]
+    context.attributes[(logical_id, "Arn")] = pool["Arn"]
+    return str(pool["Id"])
+
+
+def create_user_pool_client(cognito: Any, context: TemplateContext, logical_id: str) -> str:
+    props = context.properties(logical_id)
+    client = cognito.create_user_pool_client(**props)["UserPoolClient"]
+    context.refs[logical_id] = client["ClientId"]
+    return str(client["ClientId"])

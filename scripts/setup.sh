@@ -23,12 +23,15 @@ if ((${#missing[@]})); then
 fi
 
 stamp="$VENV/.requirements.sha256"
-wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+wanted=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: creating $VENV from requirements-dev.txt"
   "$PYTHON" -m venv "$VENV"
   # (This machine's pip config lists local mirrors that may be absent; their warnings are noise.)
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  # The `manabi` CLI, installed from this checkout.
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$wanted" > "$stamp"
 fi

@@ -1,0 +1,396 @@
+"""The embedded local stack: the whole of Manabi Plus on 127.0.0.1, no AWS account needed.
+
+``python -m devstack.local up`` (``make run``) starts, in this process unless noted:
+- an AWS emulator (moto server) with the resources of ``infra/main.yaml`` created from the
+  template itself: buckets, tables, user pool and clients, alert topic, scan state machine;
+- clamd (a child process) with the project's offline signature database;
+- the event path S3 → EventBridge → SQS (all emulated) → the Chalice upload handler;
+- moto's Step Functions executor running ``statemachines/scan-object.asl.json``, whose scanner
+  task reaches the in-process scanner through ``devstack.lambda_bridge``;
+- ``chalice local --stage local`` (a child process) serving the API.
+
+Ctrl-C, SIGTERM or ``python -m devstack.local stop`` ends every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+
+from devstack.templates import ROOT
+
+logger = logging.getLogger("devstack.local")
+
+REGION = "ap-northeast-1"
+STAGE = "local"
+DEFAULT_STATE_DIR = ROOT / ".local"
+UPLOAD_QUEUE = "local-manabiplus-upload-events"
+MAX_EVENT_ATTEMPTS = 3
+LOCAL_MAX_BYTES = 512 * 1024 * 1024  # upload limit = scan limit = clamd StreamMaxLength
+
+
+class LocalStackError(RuntimeError):
+    """The local stack could not start or stop; the message says what to do."""
+
+
+def _stage_environment() -> dict[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][STAGE].get("environment_variables", {}))
+    return env
+
+
+def _wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise LocalStackError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise LocalStackError(f"{url} did not answer within {timeout}s")
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path = DEFAULT_STATE_DIR
+    moto_port: int = 5000
+    api_port: int = 8000
+    started_at: float = field(default_factory=time.monotonic)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _stopped: bool = False
+    _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _cleanups: list[Any] = field(default_factory=list)
+
+    @property
+    def info_path(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    def start(self) -> dict[str, Any]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        existing = read_info(self.state_dir)
+        if existing and _alive(existing.get("pid", 0)):
+            raise LocalStackError(
+                f"a local stack is already running (pid {existing['pid']}); stop it with `make stop` first"
+            )
+        phases: dict[str, float] = {}
+
+        def timed(name: str, step: Any, *args: Any) -> Any:
+            began = time.monotonic()
+            result = step(*args)
+            phases[name] = round(time.monotonic() - began, 3)
+            return result
+
+        try:
+            timed("emulator", self._start_emulator)
+            clamd = timed("clamd", self._start_clamd)
+            stack = timed("resources", self._create_resources)
+            timed("scanner", self._start_scanner, stack, clamd)
+            timed("eventPath", self._start_event_path, stack)
+            timed("api", self._start_api, stack)
+            self.outputs["phaseSeconds"] = phases
+        except BaseException:
+            self.stop()
+            raise
+        self.info_path.write_text(json.dumps(self.outputs, indent=2) + "\n", encoding="utf-8")
+        return self.outputs
+
+    def _start_emulator(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        endpoint = f"http://127.0.0.1:{self.moto_port}"
+        # Step Functions' own clients and every boto3 client of this process go to the emulator.
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - the emulator accepts any key
+            AWS_DEFAULT_REGION=REGION,
+            MOTO_PORT=str(self.moto_port),
+            AWS_ENDPOINT_URL=endpoint,
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        server.start()
+        self._cleanups.append(server.stop)
+        _wait_for_http(f"{endpoint}/moto-api/", timeout=20)
+        from devstack.lambda_bridge import MOTO_CONFIG
+
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            f"{endpoint}/moto-api/config",
+            data=json.dumps(MOTO_CONFIG).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+        self.outputs.update(emulator=endpoint, region=REGION)
+
+    def _start_clamd(self) -> Any:
+        from devstack.clamd import ClamdLimits, ClamdProcess, write_offline_database
+
+        workdir = self.state_dir / "clamd"
+        database_dir = workdir / "db"
+        definitions = write_offline_database(database_dir)
+        limits = ClamdLimits(stream_max=LOCAL_MAX_BYTES, max_file=LOCAL_MAX_BYTES, max_scan=2 * LOCAL_MAX_BYTES)
+        clamd = ClamdProcess(workdir=workdir, database_dir=database_dir, limits=limits).start()
+        self._cleanups.append(clamd.stop)
+        self.outputs.update(clamd=clamd.address, definitions=definitions, clamdLog=str(workdir / "clamd.log"))
+        return clamd
+
+    def _create_resources(self) -> Any:
+        from devstack.resources import create_bucket, create_main_stack, create_user_pool, create_user_pool_client
+
+        session = boto3.Session(region_name=REGION)
+        stack = create_main_stack(session, stage=STAGE, region=REGION)
+        context = stack.context
+        app_bucket = create_bucket(session.client("s3"), context, "AppBucket")
+        cognito = session.client("cognito-idp")
+        pool_id = create_user_pool(cognito, context)
+        cognito.create_group(GroupName="admins", UserPoolId=pool_id, Description="Manabi Plus operators")
+        self.outputs.update(
+            dataBucket=stack.data_bucket,
+            appBucket=app_bucket,
+            filesTable=stack.files_table,
+            stateMachineArn=stack.state_machine_arn,
+            alertTopicArn=stack.alert_topic_arn,
+            userPoolId=pool_id,
+            userPoolArn=context.attributes[("UserPool", "Arn")],
+            webClientId=create_user_pool_client(cognito, context, "UserPoolClient"),
+            cliClientId=create_user_pool_client(cognito, context, "CliUserPoolClient"),
+        )
+        return stack
+
+    def _start_scanner(self, stack: Any, clamd: Any) -> None:
+        from chalicelib.config import ScannerSettings
+        from chalicelib.scanner_handler import build_scanner, handle_scan
+        from devstack.lambda_bridge import LambdaBridge
+
+        settings = ScannerSettings(
+            clamd_address=clamd.address,
+            clamd_timeout_seconds=600.0,
+            max_scan_bytes=clamd.limits.stream_max,
+            database_dir=str(clamd.database_dir),
+            max_definitions_age_hours=48.0,
+        )
+        scanner = build_scanner(settings, boto3.client("s3", region_name=REGION))
+        bridge = LambdaBridge().install()
+        bridge.register(stack.scanner_function_arn, lambda event, context: handle_scan(event, scanner))
+        self._cleanups.append(bridge.uninstall)
+
+    def _start_event_path(self, stack: Any) -> None:
+        sqs = boto3.client("sqs", region_name=REGION)
+        events = boto3.client("events", region_name=REGION)
+        queue_url = sqs.create_queue(QueueName=UPLOAD_QUEUE)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        pattern = {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [stack.data_bucket]}},
+        }
+        events.put_rule(Name="local-manabiplus-object-created", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule="local-manabiplus-object-created", Targets=[{"Id": "uploads", "Arn": queue_arn}])
+        os.environ.update(_stage_environment())
+        poller = threading.Thread(target=self._deliver_events, args=(sqs, queue_url), name="upload-events", daemon=True)
+        poller.start()
+        self._cleanups.append(lambda: poller.join(timeout=5))
+        self.outputs["uploadQueue"] = queue_url
+
+    def _deliver_events(self, sqs: Any, queue_url: str) -> None:
+        """What Lambda's EventBridge integration does on AWS: hand each event to the handler."""
+        from chalicelib.upload_events import on_object_created
+
+        while not self._stopping.is_set():
+            try:
+                received = sqs.receive_message(
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                    AttributeNames=["ApproximateReceiveCount"],
+                )
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                logger.exception("cannot poll the upload event queue")
+                time.sleep(1)
+                continue
+            for message in received.get("Messages", []):
+                event = json.loads(message["Body"])
+                # moto sends raw keys; S3 URL-encodes them in every notification, and the handler
+                # decodes them, so encode them here as AWS would.
+                obj = event.get("detail", {}).get("object", {})
+                if "key" in obj:
+                    obj["key"] = quote_plus(obj["key"], safe="/")
+                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                try:
+                    result = on_object_created(event, None)
+                    logger.info("upload event for %s: %s", obj.get("key"), result)
+                except Exception:
+                    logger.exception("upload handler failed (attempt %d of %d)", attempts, MAX_EVENT_ATTEMPTS)
+                    if attempts < MAX_EVENT_ATTEMPTS:
+                        continue
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _start_api(self, stack: Any) -> None:
+        chalice = Path(sys.executable).with_name("chalice")
+        env = {
+            **os.environ,
+            "USER_POOL_ARN": self.outputs["userPoolArn"],
+            "WEB_ORIGIN": f"http://127.0.0.1:{self.api_port}",
+            "MAX_UPLOAD_BYTES": str(LOCAL_MAX_BYTES),
+            "PYTHONUNBUFFERED": "1",
+        }
+        log = (self.state_dir / "chalice-local.log").open("ab")
+        process = subprocess.Popen(
+            [
+                str(chalice),
+                "local",
+                "--stage",
+                STAGE,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--no-autoreload",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self._children.append(process)
+        api = f"http://127.0.0.1:{self.api_port}"
+        _wait_for_http(f"{api}/health", timeout=60, process=process)
+        self.outputs.update(
+            api=api,
+            apiLog=str(self.state_dir / "chalice-local.log"),
+            pid=os.getpid(),
+            readySeconds=round(time.monotonic() - self.started_at, 2),
+        )
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        for process in self._children:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(5)
+        for cleanup in reversed(self._cleanups):
+            try:
+                cleanup()
+            except Exception:
+                logger.exception("while stopping the local stack")
+        self.info_path.unlink(missing_ok=True)
+
+    def wait(self) -> None:
+        self._stopping.wait()
+
+
+def read_info(state_dir: Path) -> dict[str, Any] | None:
+    path = state_dir / "stack.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent to reap it counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (ProcessLookupError, PermissionError, FileNotFoundError):
+        return False
+    return state != "Z"
+
+
+def banner(info: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"Manabi Plus local stack ready in {info['readySeconds']} s",
+            f"  API            {info['api']}   (log: {info['apiLog']})",
+            f"  AWS emulator   {info['emulator']}   region {info['region']}",
+            f"  clamd          {info['clamd']}   definitions {info['definitions']}",
+            f"  user pool      {info['userPoolId']}   CLI client {info['cliClientId']}",
+            f"  data bucket    {info['dataBucket']}",
+            f"  state machine  {info['stateMachineArn']}",
+            "Try:  .venv/bin/manabi signup hanako --email hanako@example.jp --password 'Manabi+2026'",
+            "Stop: Ctrl-C here, or `make stop` from another terminal.",
+        ]
+    )
+
+
+def stop_running(state_dir: Path, timeout: float = 30) -> bool:
+    """Stop the stack recorded in ``state_dir``; False when none was running."""
+    info = read_info(state_dir)
+    if not info or not _alive(int(info.get("pid", 0))):
+        (state_dir / "stack.json").unlink(missing_ok=True)
+        return False
+    os.kill(int(info["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(int(info["pid"])):
+        time.sleep(0.1)
+    if _alive(int(info["pid"])):
+        raise LocalStackError(f"local stack (pid {info['pid']}) did not stop within {timeout}s")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["up", "stop", "status"])
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MANABI_MOTO_PORT", "5000")))
+    parser.add_argument("--api-port", type=int, default=int(os.environ.get("MANABI_API_PORT", "8000")))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command == "stop":
+        print("stopped" if stop_running(args.state_dir) else "no local stack was running")
+        return 0
+    if args.command == "status":
+        info = read_info(args.state_dir)
+        running = bool(info and _alive(int(info.get("pid", 0))))
+        print(json.dumps(info if running else {"running": False}, indent=2))
+        return 0 if running else 1
+    stack = LocalStack(state_dir=args.state_dir, moto_port=args.moto_port, api_port=args.api_port)
+    signal.signal(signal.SIGTERM, lambda *_: stack._stopping.set())
+    try:
+        info = stack.start()
+        print(banner(info), flush=True)
+        stack.wait()
+    except KeyboardInterrupt:
+        pass
+    except LocalStackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``manabi`` command-line tool (not deployed to Lambda)."""

@@ -1,0 +1,227 @@
+"""``manabi``: use Manabi Plus from a terminal — the local stack by default, or a deployed stage.
+
+Every command prints one clear line on failure (exit status 1) and, with ``--json``, exactly one
+JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from manabi_cli.api import ApiClient, CliError, Target, resolve_target
+from manabi_cli.session import Session
+
+TERMINAL = {"CLEAN", "INFECTED", "UNSCANNABLE", "ERROR"}
+
+
+def progress(label: str, total: int) -> Callable[[int], None]:
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty() or total <= 0:
+        return lambda done: None
+    started = time.monotonic()
+
+    def update(done: int) -> None:
+        width = 30
+        filled = int(width * done / total)
+        rate = done / max(time.monotonic() - started, 1e-6) / 1024 / 1024
+        sys.stderr.write(
+            f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done * 100 // total:3d}% {rate:6.1f} MiB/s"
+        )
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return update
+
+
+def wait_for_verdict(api: ApiClient, file_id: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        details = api.get(f"/files/{file_id}")
+        if details["scanStatus"] in TERMINAL:
+            return details
+        if time.monotonic() > deadline:
+            raise CliError(f"file {file_id} is still {details['scanStatus']} after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def _password(args: argparse.Namespace) -> str:
+    password = args.password or os.environ.get("MANABI_PASSWORD")
+    if password:
+        return str(password)
+    if not sys.stdin.isatty():
+        raise CliError("no password: pass --password or set MANABI_PASSWORD")
+    return getpass.getpass("password: ")
+
+
+def cmd_signup(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    auth = target.cognito()
+    auth.sign_up(args.username, args.email, _password(args))
+    if target.local:
+        auth.confirm_locally(args.username)
+        return {"username": args.username, "confirmed": True, "next": f"manabi login {args.username}"}
+    return {
+        "username": args.username,
+        "confirmed": False,
+        "next": f"enter the code e-mailed to {args.email}: manabi confirm {args.username} CODE",
+    }
+
+
+def cmd_confirm(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    target.cognito().confirm(args.username, args.code)
+    return {"username": args.username, "confirmed": True}
+
+
+def cmd_login(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    tokens = target.cognito().login(args.username, _password(args))
+    session.save(target.api_url, {"username": args.username, **tokens})
+    return {"username": args.username, "signedIn": True, "api": target.api_url}
+
+
+def cmd_upload(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    api = target.api(session)
+    size = path.stat().st_size
+    created = api.post(
+        "/files",
+        {"name": args.name or path.name, "size": size, "contentType": args.content_type or "application/octet-stream"},
+    )
+    file_id = created["file"]["id"]
+    api.upload(created["upload"], path, progress(f"uploading {path.name}", size))
+    if not args.wait:
+        return {"id": file_id, "scanStatus": "PENDING_UPLOAD", "name": created["file"]["name"], "size": size}
+    return wait_for_verdict(api, file_id, args.timeout)
+
+
+def cmd_files(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    return target.api(session).get(f"/files?limit={args.limit}")  # type: ignore[no-any-return]
+
+
+def cmd_status(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    api = target.api(session)
+    if args.wait:
+        return wait_for_verdict(api, args.id, args.timeout)
+    return api.get(f"/files/{args.id}")  # type: ignore[no-any-return]
+
+
+def cmd_download(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    api = target.api(session)
+    link = api.get(f"/files/{args.id}/download")
+    output = Path(args.output or link["file"]["name"])
+    written = api.download(link["url"], output, progress(f"downloading {output.name}", link["file"]["size"]))
+    return {"id": args.id, "scanStatus": link["file"]["scanStatus"], "path": str(output), "bytes": written}
+
+
+def cmd_delete(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    target.api(session).delete(f"/files/{args.id}")
+    return {"id": args.id, "deleted": True}
+
+
+def cmd_trace(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    details = target.api(session).get(f"/files/{args.id}")
+    return {"id": args.id, "scanStatus": details["scanStatus"], **target.workflow().trace(args.id)}
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Target, Session], dict[str, Any]]] = {
+    "signup": cmd_signup,
+    "confirm": cmd_confirm,
+    "login": cmd_login,
+    "upload": cmd_upload,
+    "files": cmd_files,
+    "status": cmd_status,
+    "download": cmd_download,
+    "delete": cmd_delete,
+    "trace": cmd_trace,
+}
+
+
+def render(command: str, result: dict[str, Any]) -> Iterator[str]:
+    """Human-readable output."""
+    if command == "files":
+        for item in result["files"]:
+            yield f"{item['id']}  {item['scanStatus']:<14} {item['size']:>12}  {item['name']}"
+        if not result["files"]:
+            yield "no files"
+        if result.get("cursor"):
+            yield "(more: use --json and the cursor, or a larger --limit)"
+    elif command == "trace":
+        yield f"{result['execution']}  {result['status']}  verdict {result['scanStatus']}"
+        for step in result["steps"]:
+            duration = "" if step["seconds"] is None else f"{step['seconds']:8.3f}s"
+            yield f"  {step['state']:<16} {step['started']}  {duration:>9}  {step.get('detail', '')}".rstrip()
+    else:
+        for key, value in result.items():
+            yield f"{key}: {value}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="manabi", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--api", help="API URL (default: the running local stack)")
+    parser.add_argument("--region", help="AWS region of the user pool (deployed stages)")
+    parser.add_argument("--client-id", help="Cognito app client id of the CLI (deployed stages)")
+    parser.add_argument("--state-machine-arn", help="scan state machine, for trace (deployed stages)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    sub = parser.add_subparsers(dest="command", required=True)
+    signup = sub.add_parser("signup", help="create an account")
+    signup.add_argument("username")
+    signup.add_argument("--email", required=True)
+    signup.add_argument("--password")
+    confirm = sub.add_parser("confirm", help="confirm an account with the e-mailed code")
+    confirm.add_argument("username")
+    confirm.add_argument("code")
+    login = sub.add_parser("login", help="sign in and remember the session")
+    login.add_argument("username")
+    login.add_argument("--password")
+    upload = sub.add_parser("upload", help="upload a file; it is scanned before anyone can read it")
+    upload.add_argument("file")
+    upload.add_argument("--name", help="name to store (default: the file's name)")
+    upload.add_argument("--content-type")
+    upload.add_argument("--wait", action="store_true", help="wait for the scan verdict")
+    upload.add_argument("--timeout", type=float, default=300)
+    files = sub.add_parser("files", help="list your files, newest first")
+    files.add_argument("--limit", type=int, default=50)
+    status = sub.add_parser("status", help="a file's scan status")
+    status.add_argument("id")
+    status.add_argument("--wait", action="store_true", help="wait for a final verdict")
+    status.add_argument("--timeout", type=float, default=300)
+    download = sub.add_parser("download", help="download a CLEAN file")
+    download.add_argument("id")
+    download.add_argument("-o", "--output", help="where to write it (default: its name)")
+    delete = sub.add_parser("delete", help="delete a file and every version of it")
+    delete.add_argument("id")
+    trace = sub.add_parser("trace", help="the file's scan, step by step (like the Step Functions console)")
+    trace.add_argument("id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        target = resolve_target(args.api, args.region, args.client_id, args.state_machine_arn)
+        result = COMMANDS[args.command](args, target, Session.default())
+    except CliError as error:
+        print(f"manabi: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("manabi: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for line in render(args.command, result):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""End to end over real HTTP: the local stack started as `make run` starts it, driven by `manabi`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.clamd import EICAR
+
+ROOT = Path(__file__).resolve().parents[2]
+MANABI = Path(sys.executable).with_name("manabi")
+PASSWORD = "Manabi+2026"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, state_dir: Path, home: Path) -> None:
+        self.state_dir = state_dir
+        self.env = {**os.environ, "MANABI_STATE_DIR": str(state_dir), "MANABI_HOME": str(home)}
+        for name in ("AWS_ENDPOINT_URL", "MOTO_PORT"):
+            self.env.pop(name, None)
+        self.log = state_dir.with_name(state_dir.name + ".log")
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "devstack.local",
+                    "up",
+                    "--state-dir",
+                    str(state_dir),
+                    "--moto-port",
+                    str(free_port()),
+                    "--api-port",
+                    str(free_port()),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 120
+        while not (state_dir / "stack.json").is_file():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"local stack did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        self.info = json.loads((state_dir / "stack.json").read_text())
+
+    def manabi(self, *args: str, expect: int = 0) -> Any:
+        result = subprocess.run(
+            [str(MANABI), "--json", *args], env=self.env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == expect, result.stderr
+        if expect:
+            assert result.stdout == ""
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            return result.stderr.strip()
+        return json.loads(result.stdout)
+
+    def children(self) -> list[int]:
+        listing = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True, check=True).stdout
+        return [
+            int(line.split()[0])
+            for line in listing.splitlines()[1:]
+            if str(self.state_dir) in line and int(line.split()[0]) != self.process.pid
+        ]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(60)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("stack"), tmp_path_factory.mktemp("home"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def signed_in(stack: Stack) -> Stack:
+    created = stack.manabi("signup", "hanako", "--email", "hanako@example.jp", "--password", PASSWORD)
+    assert created["confirmed"] is True
+    assert stack.manabi("login", "hanako", "--password", PASSWORD)["signedIn"] is True
+    return stack
+
+
+def test_sign_up_rejects_a_weak_password_with_one_line(stack: Stack) -> None:
+    message = stack.manabi("signup", "weak", "--email", "weak@example.jp", "--password", "short", expect=1)
+    assert message.startswith("manabi: ")
+
+
+def test_commands_need_a_session(tmp_path: Path, stack: Stack) -> None:
+    stranger = Stack.__new__(Stack)
+    stranger.env = {**stack.env, "MANABI_HOME": str(tmp_path)}
+    assert "manabi login" in stranger.manabi("files", expect=1)
+
+
+def test_clean_upload_downloads_byte_for_byte(signed_in: Stack, tmp_path: Path) -> None:
+    original = tmp_path / "作文.txt"
+    original.write_bytes(os.urandom(300_000))
+    uploaded = signed_in.manabi("upload", str(original), "--wait")
+    assert uploaded["scanStatus"] == "CLEAN"
+    status = signed_in.manabi("status", uploaded["id"])
+    assert (status["id"], status["scanStatus"]) == (uploaded["id"], "CLEAN")
+    target = tmp_path / "back.txt"
+    downloaded = signed_in.manabi("download", uploaded["id"], "-o", str(target))
+    assert downloaded["bytes"] == original.stat().st_size
+    assert target.read_bytes() == original.read_bytes()
+
+
+def test_infected_upload_is_refused_then_deleted(signed_in: Stack, tmp_path: Path) -> None:
+    sample = tmp_path / "eicar.com"
+    sample.write_bytes(EICAR)
+    uploaded = signed_in.manabi("upload", str(sample), "--wait")
+    assert (uploaded["scanStatus"], uploaded["signature"]) == ("INFECTED", "Manabi.Test.EICAR.UNOFFICIAL")
+    refusal = signed_in.manabi("download", uploaded["id"], expect=1)
+    assert "INFECTED" in refusal and "HTTP 403" in refusal
+    assert signed_in.manabi("delete", uploaded["id"]) == {"id": uploaded["id"], "deleted": True}
+    assert uploaded["id"] not in [item["id"] for item in signed_in.manabi("files")["files"]]
+
+
+def test_trace_shows_each_step_of_the_scan(signed_in: Stack, tmp_path: Path) -> None:
+    sample = tmp_path / "notes.txt"
+    sample.write_text("traced")
+    uploaded = signed_in.manabi("upload", str(sample), "--wait")
+    trace = signed_in.manabi("trace", uploaded["id"])
+    assert trace["status"] == "SUCCEEDED" and trace["scanStatus"] == "CLEAN"
+    states = [step["state"] for step in trace["steps"]]
+    assert states[:3] == ["MarkPending", "RecordPending", "Scan"]
+    assert "Release" in states and states[-1] == "Done"
+    assert all(step["seconds"] is not None for step in trace["steps"])
+
+
+def test_stopping_leaves_no_process_behind(tmp_path_factory: pytest.TempPathFactory) -> None:
+    own = Stack(tmp_path_factory.mktemp("stop"), tmp_path_factory.mktemp("stop-home"))
+    assert own.children(), "the stack should have started clamd and chalice local"
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(own.state_dir)],
+        cwd=ROOT,
+        env=own.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "stopped", result.stderr
+    own.process.wait(30)
+    assert own.children() == []
+    assert not (own.state_dir / "stack.json").exists()
