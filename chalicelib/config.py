@@ -124,11 +124,36 @@ class AdminSettings:
 
 
 @dataclass(frozen=True)
-class ScannerSettings:
-    """What the scanner function needs: where clamd listens and the limits it enforces.
+class DefinitionsUpdateSettings:
+    """The scheduled definitions updater: where to fetch from, where to publish, whom to alert."""
 
-    ``max_scan_bytes`` must not exceed clamd's ``StreamMaxLength``: larger objects are
-    refused before a byte is streamed and reported UNSCANNABLE.
+    source: str
+    bucket: str
+    prefix: str
+    alert_topic_arn: str
+    rescan_clean_hours: float = 0.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DefinitionsUpdateSettings:
+        env = os.environ if env is None else env
+        return cls(
+            source=env.get("DEFINITIONS_SOURCE", "official").strip() or "official",
+            bucket=_required(env, "APP_BUCKET"),
+            prefix=env.get("DEFINITIONS_PREFIX", "clamav/").strip() or "clamav/",
+            alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
+            rescan_clean_hours=float(env.get("RESCAN_CLEAN_HOURS", "0").strip() or 0),
+        )
+
+
+@dataclass(frozen=True)
+class ScannerSettings:
+    """What the scanner function needs.
+
+    Either the scanner runs its own clamd with the definitions published in
+    ``DEFINITIONS_BUCKET`` (the Lambda container, clamd under ``clamd_workdir``), or it talks to a
+    clamd that is already running (``CLAMD_ADDRESS`` + ``CLAMAV_DATABASE_DIR``: tests, tools).
+    ``max_scan_bytes`` must not exceed clamd's ``StreamMaxLength``: larger objects are refused
+    before a byte is streamed and reported UNSCANNABLE.
     """
 
     clamd_address: str
@@ -136,14 +161,23 @@ class ScannerSettings:
     max_scan_bytes: int
     database_dir: str
     max_definitions_age_hours: float
+    definitions_bucket: str = ""
+    definitions_prefix: str = "clamav/"
+    clamd_workdir: str = "/tmp/clamd"
+    definitions_check_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ScannerSettings:
         env = os.environ if env is None else env
+        bucket = env.get("DEFINITIONS_BUCKET", "").strip()
         return cls(
-            clamd_address=_required(env, "CLAMD_ADDRESS"),
+            clamd_address="" if bucket else _required(env, "CLAMD_ADDRESS"),
             clamd_timeout_seconds=_number(env, "CLAMD_TIMEOUT_SECONDS", DEFAULT_CLAMD_TIMEOUT_SECONDS),
             max_scan_bytes=int(_number(env, "MAX_SCAN_BYTES", DEFAULT_MAX_SCAN_BYTES)),
-            database_dir=_required(env, "CLAMAV_DATABASE_DIR"),
+            database_dir="" if bucket else _required(env, "CLAMAV_DATABASE_DIR"),
             max_definitions_age_hours=_number(env, "MAX_DEFINITIONS_AGE_HOURS", DEFAULT_MAX_DEFINITIONS_AGE_HOURS),
+            definitions_bucket=bucket,
+            definitions_prefix=env.get("DEFINITIONS_PREFIX", "clamav/").strip() or "clamav/",
+            clamd_workdir=env.get("CLAMD_WORKDIR", "").strip() or "/tmp/clamd",
+            definitions_check_seconds=_number(env, "DEFINITIONS_CHECK_SECONDS", 300.0),
         )

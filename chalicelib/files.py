@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -121,6 +122,29 @@ class FilesRepo:
             arguments["ExclusiveStartKey"] = start
         response = self._table.scan(**arguments)
         return Page(response.get("Items", []), encode_cursor(response.get("LastEvaluatedKey")))
+
+    def rescannable(
+        self, not_scanned_with: str | None = None, clean_since: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every uploaded, scanned, not-INFECTED, not-deleted record matching the criteria."""
+        from boto3.dynamodb.conditions import Attr
+
+        condition = (
+            Attr("status").ne(DELETED)
+            & Attr("versionId").exists()
+            & Attr("scanStatus").is_in([Verdict.CLEAN.value, Verdict.UNSCANNABLE.value, Verdict.ERROR.value])
+        )
+        if not_scanned_with is not None:
+            condition &= Attr("definitions").ne(not_scanned_with)
+        if clean_since is not None:
+            condition &= Attr("scanStatus").eq(Verdict.CLEAN.value) & Attr("scannedAt").gte(clean_since)
+        arguments: dict[str, Any] = {"FilterExpression": condition}
+        while True:
+            response = self._table.scan(**arguments)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def mark_deleted(self, owner_sub: str, file_id: str) -> None:
         self._table.update_item(
@@ -245,16 +269,29 @@ class FileService:
             raise ConflictError(f"file {file_id} is INFECTED: its verdict is final", code="verdict_final")
         if status == PENDING_UPLOAD or not record.get("versionId"):
             raise ConflictError(f"file {file_id} has not been uploaded", code="not_uploaded")
+        execution = self._start_rescan(record, starter)
+        if execution is None:
+            raise ConflictError(f"a rescan of {file_id} was just started", code="rescan_in_progress")
+        return execution
+
+    def rescan_all(
+        self, starter: ScanStarter, not_scanned_with: str | None = None, clean_since: str | None = None
+    ) -> int:
+        """Rescan every matching file (INFECTED verdicts are final and never rescanned)."""
+        started = 0
+        for record in self.repository.rescannable(not_scanned_with, clean_since):
+            if self._start_rescan(record, starter) is not None:
+                started += 1
+        return started
+
+    def _start_rescan(self, record: dict[str, Any], starter: ScanStarter) -> str | None:
         request = ScanRequest(
             bucket=self._bucket,
             key=record["objectKey"],
             versionId=record["versionId"],
             sequencer=normalise_sequencer(record.get("sequencer", "")),
-            fileId=file_id,
-            ownerSub=owner_sub,
+            fileId=record["fileId"],
+            ownerSub=record["ownerSub"],
             trigger=f"rescan-{utc_now()}",
         )
-        execution = starter.start(request)
-        if execution is None:
-            raise ConflictError(f"a rescan of {file_id} was just started", code="rescan_in_progress")
-        return execution
+        return starter.start(request)

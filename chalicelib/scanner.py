@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ class StorageThrottledError(Exception):
 
 
 class ObjectScanner:
-    """Scans object versions of one S3 client with one clamd.
+    """Scans object versions of one S3 client with the clamd that ``clamd()`` provides.
 
     ``scan`` returns a verdict for everything clamd could judge; it raises for failures the
     workflow should retry (``ClamdUnavailableError``, ``StorageThrottledError``) or turn into
@@ -40,7 +40,7 @@ class ObjectScanner:
     def __init__(
         self,
         s3_client: Any,
-        clamd: ClamdClient,
+        clamd: Callable[[], ClamdClient],
         database_dir: str,
         max_scan_bytes: int,
         max_definitions_age: timedelta,
@@ -55,7 +55,12 @@ class ObjectScanner:
 
     def scan(self, bucket: str, key: str, version_id: str) -> ScanResult:
         started = time.monotonic()
-        engine = self._clamd.version()
+        try:
+            clamd = self._clamd()
+        except DefinitionsUnavailableError as refusal:
+            logger.error("refusing to scan s3://%s/%s (%s): %s", bucket, key, version_id, refusal)
+            return self._result(Verdict.ERROR, "", "", "", "", 0, started, str(refusal))
+        engine = clamd.version()
         try:
             definitions = read_definitions(self._database_dir, engine)
             definitions.require_fresh(self._max_definitions_age)
@@ -84,7 +89,7 @@ class ObjectScanner:
                 yield chunk
 
         try:
-            reply = self._clamd.instream(hashed_chunks())
+            reply = clamd.instream(hashed_chunks())
         finally:
             body.close()  # also when clamd was unreachable and no chunk was read
         finding = classify_reply(reply)

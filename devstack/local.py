@@ -100,9 +100,9 @@ class LocalStack:
 
         try:
             timed("emulator", self._start_emulator)
-            clamd = timed("clamd", self._start_clamd)
             stack = timed("resources", self._create_resources)
-            timed("scanner", self._start_scanner, stack, clamd)
+            timed("definitions", self._publish_definitions, stack)
+            timed("scanner", self._start_scanner, stack)
             timed("eventPath", self._start_event_path, stack)
             timed("api", self._start_api, stack)
             self.outputs["phaseSeconds"] = phases
@@ -140,17 +140,18 @@ class LocalStack:
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
         self.outputs.update(emulator=endpoint, region=REGION)
 
-    def _start_clamd(self) -> Any:
-        from devstack.clamd import ClamdLimits, ClamdProcess, write_offline_database
+    def _publish_definitions(self, stack: Any) -> None:
+        """The offline signatures reach the app bucket through the real updater, from a local mirror."""
+        from chalicelib.config import DefinitionsUpdateSettings
+        from chalicelib.definitions_schedule import run_update
+        from devstack.definitions_mirror import DefinitionsMirror
 
-        workdir = self.state_dir / "clamd"
-        database_dir = workdir / "db"
-        definitions = write_offline_database(database_dir)
-        limits = ClamdLimits(stream_max=LOCAL_MAX_BYTES, max_file=LOCAL_MAX_BYTES, max_scan=2 * LOCAL_MAX_BYTES)
-        clamd = ClamdProcess(workdir=workdir, database_dir=database_dir, limits=limits).start()
-        self._cleanups.append(clamd.stop)
-        self.outputs.update(clamd=clamd.address, definitions=definitions, clamdLog=str(workdir / "clamd.log"))
-        return clamd
+        mirror = DefinitionsMirror(self.state_dir / "mirror").start()
+        self._cleanups.append(mirror.stop)
+        mirror.release()
+        settings = DefinitionsUpdateSettings(mirror.url, self.outputs["appBucket"], "clamav/", stack.alert_topic_arn)
+        result = run_update(settings, boto3.client("s3", region_name=REGION), boto3.client("sns", region_name=REGION))
+        self.outputs.update(definitions=result["version"], definitionsMirror=mirror.url)
 
     def _create_resources(self) -> Any:
         from devstack.resources import create_bucket, create_main_stack, create_user_pool, create_user_pool_client
@@ -175,22 +176,31 @@ class LocalStack:
         )
         return stack
 
-    def _start_scanner(self, stack: Any, clamd: Any) -> None:
+    def _start_scanner(self, stack: Any) -> None:
+        """The scanner as on Lambda: its runtime fetches the published set and runs clamd."""
         from chalicelib.config import ScannerSettings
-        from chalicelib.scanner_handler import build_scanner, handle_scan
+        from chalicelib.scanner_handler import build_runtime, build_scanner, handle_scan
         from devstack.lambda_bridge import LambdaBridge
 
         settings = ScannerSettings(
-            clamd_address=clamd.address,
+            clamd_address="",
             clamd_timeout_seconds=600.0,
-            max_scan_bytes=clamd.limits.stream_max,
-            database_dir=str(clamd.database_dir),
+            max_scan_bytes=LOCAL_MAX_BYTES,
+            database_dir="",
             max_definitions_age_hours=48.0,
+            definitions_bucket=self.outputs["appBucket"],
+            clamd_workdir=str(self.state_dir / "clamd"),
+            definitions_check_seconds=60.0,
         )
-        scanner = build_scanner(settings, boto3.client("s3", region_name=REGION))
+        s3 = boto3.client("s3", region_name=REGION)
+        runtime = build_runtime(settings, s3)
+        self._cleanups.append(runtime.stop)
+        runtime.client()  # warm: download the set and start clamd now, not on the first upload
+        scanner = build_scanner(settings, s3, runtime)
         bridge = LambdaBridge().install()
         bridge.register(stack.scanner_function_arn, lambda event, context: handle_scan(event, scanner))
         self._cleanups.append(bridge.uninstall)
+        self.outputs.update(clamd=runtime.address, clamdLog=str(self.state_dir / "clamd" / "clamd.log"))
 
     def _start_event_path(self, stack: Any) -> None:
         sqs = boto3.client("sqs", region_name=REGION)

@@ -296,9 +296,7 @@ def steps_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if step["state"] == "Scan" and isinstance(scan, dict):
                 step["detail"] = f"{scan.get('verdict')} {scan.get('signature') or ''}".strip()
         elif kind in {"TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"} and steps:
-            details: dict[str, Any] = next(
-                (value for key, value in event.items() if key.endswith("EventDetails")), {}
-            )
+            details: dict[str, Any] = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
             steps[-1]["detail"] = f"failed: {details.get('error', '')}".strip()
     for step in steps:
         step.pop("_start")

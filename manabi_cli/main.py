@@ -132,6 +132,17 @@ def cmd_trace(args: argparse.Namespace, target: Target, session: Session) -> dic
     return {"id": args.id, "scanStatus": details["scanStatus"], **target.workflow().trace(args.id)}
 
 
+def cmd_rescan(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    """Admins only: one file (``ID --owner SUB``) or every file not scanned with ``--not-scanned-with``."""
+    api = target.api(session)
+    if args.not_scanned_with:
+        return api.post("/admin/rescans", {"notScannedWith": args.not_scanned_with})  # type: ignore[no-any-return]
+    if not (args.id and args.owner):
+        raise CliError("give a file id and --owner SUB, or --not-scanned-with VERSION")
+    started = api.post(f"/admin/users/{args.owner}/files/{args.id}/rescan", {})
+    return {"id": args.id, **started}
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Target, Session], dict[str, Any]]] = {
     "signup": cmd_signup,
     "confirm": cmd_confirm,
@@ -142,6 +153,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Target, Session], dict[str, An
     "download": cmd_download,
     "delete": cmd_delete,
     "trace": cmd_trace,
+    "rescan": cmd_rescan,
 }
 
 
@@ -201,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("id")
     trace = sub.add_parser("trace", help="the file's scan, step by step (like the Step Functions console)")
     trace.add_argument("id")
+    rescan = sub.add_parser("rescan", help="admins: rescan a file, or every file scanned with other definitions")
+    rescan.add_argument("id", nargs="?")
+    rescan.add_argument("--owner", help="the file owner's user sub (see GET /admin/files)")
+    rescan.add_argument("--not-scanned-with", metavar="VERSION", help="e.g. the current definitions version")
     return parser
 
 

@@ -48,6 +48,19 @@ def rescan(owner_sub: str, file_id: str) -> Response:
     return Response(body={"execution": execution}, status_code=202)
 
 
+@admin_api.route("/admin/rescans", methods=["POST"], authorizer=authorizer, cors=cors)
+@json_errors
+def rescan_all() -> Response:
+    """Rescan every file not scanned with the given definitions version (e.g. the current one)."""
+    request = admin_api.current_request
+    require_admin(caller_of(request))
+    body = validation.json_object(request.raw_body, allowed={"notScannedWith"}, required={"notScannedWith"})
+    version = validation.text(body, "notScannedWith", max_length=128)
+    starter = ScanStarter(client("stepfunctions"), AdminSettings.from_env().state_machine_arn)
+    started = file_service(ApiSettings.from_env()).rescan_all(starter, not_scanned_with=version)
+    return Response(body={"started": started, "notScannedWith": version}, status_code=202)
+
+
 @admin_api.route("/admin/definitions", methods=["GET"], authorizer=authorizer, cors=cors)
 @json_errors
 def definitions() -> dict[str, Any]:

@@ -322,6 +322,17 @@ class TestWithTheScanPipeline:
         assert api.call("GET", f"/files/{file_id}").status_code == 404
         assert api.call("GET", "/files").json["files"] == []
 
+    def test_admin_rescans_every_file_not_scanned_with_given_definitions(self, api: Api, pipeline: Pipeline) -> None:
+        clean, _ = self.upload(api, pipeline, b"first")
+        self.upload(api, pipeline, EICAR)
+        current = api.call("GET", f"/files/{clean}").json["definitions"]
+        admin = {"user": ADMIN, "groups": ["admins"]}
+        none = api.call("POST", "/admin/rescans", body={"notScannedWith": current}, **admin)
+        assert (none.status_code, none.json["started"]) == (202, 0)
+        response = api.call("POST", "/admin/rescans", body={"notScannedWith": "daily-1"}, **admin)
+        assert (response.status_code, response.json["started"]) == (202, 1)  # the INFECTED one is final
+        assert api.call("POST", "/admin/rescans", body={"version": "x"}, **admin).json["code"] == "unknown_field"
+
     def test_admin_rescan_starts_a_new_scan_of_the_same_version(self, api: Api, pipeline: Pipeline) -> None:
         file_id, version = self.upload(api, pipeline, b"scan me again")
         response = api.call("POST", f"/admin/users/{ALICE}/files/{file_id}/rescan", user=ADMIN, groups=["admins"])
