@@ -24,7 +24,9 @@ def test_malformed_numbers_are_rejected_with_the_variable_name() -> None:
 
 
 def test_upload_prefix_always_ends_with_a_slash() -> None:
-    settings = UploadEventSettings.from_env({"DATA_BUCKET": "b", "SCAN_STATE_MACHINE_ARN": "arn", "UPLOAD_PREFIX": "in"})
+    settings = UploadEventSettings.from_env(
+        {"DATA_BUCKET": "b", "SCAN_STATE_MACHINE_ARN": "arn", "UPLOAD_PREFIX": "in"}
+    )
     assert settings.upload_prefix == "in/"
 
 
@@ -57,5 +59,5 @@ def test_stale_definitions_refuse_to_scan(tmp_path: Path) -> None:
     definitions = read_definitions(tmp_path, "ClamAV 1.4.6/27512/Sun Nov 29 08:27:02 2026")
     now = datetime(2026, 11, 29, 8, 27, 2, tzinfo=UTC)
     definitions.require_fresh(timedelta(hours=48), now=now + timedelta(hours=47))
-    with pytest.raises(DefinitionsUnavailableError, match="49.0 h old"):
+    with pytest.raises(DefinitionsUnavailableError, match=r"49\.0 h old"):
         definitions.require_fresh(timedelta(hours=48), now=now + timedelta(hours=49))

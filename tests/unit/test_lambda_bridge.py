@@ -9,7 +9,10 @@ from devstack.lambda_bridge import LambdaBridge, function_name
     ("reference", "name"),
     [
         ("arn:aws:lambda:ap-northeast-1:123456789012:function:local-manabiplus-scanner", "local-manabiplus-scanner"),
-        ("arn:aws:lambda:ap-northeast-1:123456789012:function:local-manabiplus-scanner:$LATEST", "local-manabiplus-scanner"),
+        (
+            "arn:aws:lambda:ap-northeast-1:123456789012:function:local-manabiplus-scanner:$LATEST",
+            "local-manabiplus-scanner",
+        ),
         ("local-manabiplus-scanner", "local-manabiplus-scanner"),
         ("local-manabiplus-scanner:live", "local-manabiplus-scanner"),
     ],

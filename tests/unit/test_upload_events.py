@@ -65,7 +65,14 @@ def test_other_event_types_are_rejected() -> None:
 
 
 def request(**overrides: str) -> ScanRequest:
-    fields = {"bucket": BUCKET, "key": "uploads/u1/f1", "versionId": "v1", "sequencer": "A", "fileId": "f1", "ownerSub": "u1"}
+    fields = {
+        "bucket": BUCKET,
+        "key": "uploads/u1/f1",
+        "versionId": "v1",
+        "sequencer": "A",
+        "fileId": "f1",
+        "ownerSub": "u1",
+    }
     return ScanRequest(**{**fields, **overrides})
 
 
@@ -79,7 +86,11 @@ def test_execution_names_are_deterministic_and_valid() -> None:
 
 
 def test_execution_names_differ_per_version_and_sequencer() -> None:
-    names = {request().execution_name(), request(versionId="v2").execution_name(), request(sequencer="B").execution_name()}
+    names = {
+        request().execution_name(),
+        request(versionId="v2").execution_name(),
+        request(sequencer="B").execution_name(),
+    }
     assert len(names) == 3
 
 
@@ -90,14 +101,14 @@ def test_sequencers_of_different_lengths_order_as_s3_documents() -> None:
 
 
 class FakeStepFunctions:
-    class exceptions:  # noqa: N801 - mirrors boto3's client.exceptions
+    class exceptions:
         class ExecutionAlreadyExists(Exception):
             pass
 
     def __init__(self) -> None:
         self.names: list[str] = []
 
-    def start_execution(self, stateMachineArn: str, name: str, input: str) -> dict[str, str]:  # noqa: A002, N803
+    def start_execution(self, stateMachineArn: str, name: str, input: str) -> dict[str, str]:
         if name in self.names:
             raise self.exceptions.ExecutionAlreadyExists(name)
         self.names.append(name)

@@ -17,7 +17,11 @@ from chalicelib.verdicts import STREAM_TOO_LARGE, ClamdReplyError, Verdict, clas
             Verdict.UNSCANNABLE,
             "Heuristics.Limits.Exceeded.MaxRecursion",
         ),
-        ("stream: Heuristics.Limits.Exceeded.MaxScanSize FOUND", Verdict.UNSCANNABLE, "Heuristics.Limits.Exceeded.MaxScanSize"),
+        (
+            "stream: Heuristics.Limits.Exceeded.MaxScanSize FOUND",
+            Verdict.UNSCANNABLE,
+            "Heuristics.Limits.Exceeded.MaxScanSize",
+        ),
         ("INSTREAM size limit exceeded. ERROR", Verdict.UNSCANNABLE, STREAM_TOO_LARGE),
     ],
 )
