@@ -11,9 +11,16 @@ setup:
 test: setup  ## every test: unit, functional (moto + real clamd), infra
 	$(PY) -m pytest
 
-lint: setup
+lint: setup  ## ruff + mypy, then cfn-lint, checkov and hadolint on the infrastructure (infra/lint.sh)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy app.py chalicelib devstack
+	$(VENV)/bin/mypy app.py chalicelib devstack infra/build.py
+	bash infra/lint.sh
+
+package: setup  ## chalice package merged with infra/ -> build/$(STAGE)/package/sam.json (STAGE=stag|prod)
+	$(PY) infra/build.py package --stage $(STAGE)
+
+deploy: setup  ## the whole ordered deployment (docs/DEPLOY.md); DRY_RUN=1 prints every command instead
+	VENV=$(VENV) bash infra/deploy.sh $(STAGE)
 
 bench: setup  ## scanner throughput and memory against clamdscan and clamscan (docs/PERFORMANCE.md)
 	$(PY) -m bench.scan_benchmark
@@ -22,4 +29,4 @@ run:
 	@echo "The embedded local stack arrives with issue #3; until then run the tests: make test" >&2; exit 2
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache
