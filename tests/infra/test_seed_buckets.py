@@ -169,3 +169,9 @@ def test_buckets_holding_data_or_evidence_survive_stack_deletion(stage: str) -> 
     resources = view("main.yaml", stage).template["Resources"]
     for logical_id in ROLES:
         assert resources[logical_id]["DeletionPolicy"] == "Retain", logical_id
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_bucket_publishes_request_metrics(stage: str) -> None:
+    for logical_id, bucket in buckets(stage).items():
+        assert bucket["MetricsConfigurations"] == [{"Id": "EntireBucket"}], logical_id  # whole bucket, no filter

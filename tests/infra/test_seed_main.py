@@ -37,6 +37,7 @@ TAG_PROPERTY = {
     "AWS::ResourceGroups::Group": "Tags",
     "AWS::Serverless::Function": "Tags",
     "AWS::Serverless::Api": "Tags",
+    "AWS::CloudWatch::Alarm": "Tags",
 }
 
 
@@ -306,6 +307,24 @@ def test_api_gateway_logs_through_its_account_role(stage: str) -> None:
 def test_autoscaling_uses_the_dynamodb_service_linked_role(stage: str) -> None:
     for target in main(stage).of_type("AWS::ApplicationAutoScaling::ScalableTarget").values():
         assert target["RoleARN"].endswith("/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable")
+
+
+# ------------------------------------------------------------------ R-MON-02
+@pytest.mark.parametrize("stage", STAGES)
+def test_scan_pipeline_failures_alarm_to_the_alert_topic(stage: str) -> None:
+    alarms = main(stage).of_type("AWS::CloudWatch::Alarm")
+    watched = {(a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"]) for a in alarms.values()}
+    assert watched == {
+        ("AWS/States", "ExecutionsFailed", "<ScanStateMachine>"),
+        ("AWS/States", "ExecutionsTimedOut", "<ScanStateMachine>"),
+        ("AWS/Lambda", "Errors", "<ScannerFunction>"),
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == ["<AlertTopic>"]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"
+    # Seed 5.2.4: no threshold alarms on the managed services themselves.
+    assert {a["Namespace"] for a in alarms.values()} <= {"AWS/States", "AWS/Lambda"}
 
 
 # ------------------------------------------------------------------ alerts, scanner (R-LMB-02)
