@@ -11,9 +11,16 @@ setup:
 test: setup  ## every test: unit, functional (moto + real clamd), infra
 	$(PY) -m pytest
 
-lint: setup
+lint: setup  ## ruff + mypy, then cfn-lint, checkov and hadolint on the infrastructure (infra/lint.sh)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy app.py chalicelib devstack manabi_cli
+	$(VENV)/bin/mypy app.py chalicelib devstack manabi_cli infra/build.py
+	bash infra/lint.sh
+
+package: setup  ## chalice package merged with infra/ -> build/$(STAGE)/package/sam.json (STAGE=stag|prod)
+	$(PY) infra/build.py package --stage $(STAGE)
+
+deploy: setup  ## the whole ordered deployment (docs/DEPLOY.md); DRY_RUN=1 prints every command instead
+	VENV=$(VENV) bash infra/deploy.sh $(STAGE)
 
 bench: setup  ## scanner throughput and memory against clamdscan and clamscan (docs/PERFORMANCE.md)
 	$(PY) -m bench.scan_benchmark
@@ -27,4 +34,4 @@ stop:  ## stop a local stack started by `make run` in another terminal
 	$(PY) -m devstack.local stop
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,9 @@
 """Read the CloudFormation templates in ``infra/`` so tests and the local stack build their
 resources from them: a renamed table key or bucket breaks a test, not production.
 
-``resolve`` evaluates the few intrinsic functions the emulated resources need (``Ref``,
-``Fn::Sub``, ``Fn::GetAtt``, ``Fn::If``, ``Fn::Equals``, ``Fn::Join``) for given parameters.
+``resolve`` evaluates the few intrinsic functions the emulated resources and the
+seed-conformance tests need (``Ref``, ``Fn::Sub``, ``Fn::GetAtt``, ``Fn::If``, ``Fn::Equals``,
+``Fn::Not``, ``Fn::Join``, ``Fn::FindInMap``) for given parameters.
 """
 
 from __future__ import annotations
@@ -123,6 +124,12 @@ class TemplateContext:
             if function == "Fn::Equals":
                 left, right = self.resolve(argument)
                 return left == right
+            if function == "Fn::Not":
+                (condition,) = self.resolve(argument)
+                return not condition
+            if function == "Fn::FindInMap":
+                mapping, top_key, second_key = self.resolve(argument)
+                return self.template["Mappings"][mapping][top_key][second_key]
             if function == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(item) for item in self.resolve(items))
