@@ -31,16 +31,42 @@ def test_deployed_stages_only_accept_requests_through_cloudfront() -> None:
         assert CONFIG["stages"][stage]["environment_variables"]["REQUIRE_ORIGIN_SECRET"] == "true"
 
 
-def test_policies_differ_only_by_stage_and_account() -> None:
+POLICY_KINDS = ("policy-{}.json", "policy-events-{}.json", "policy-definitions-{}.json")
+
+
+def policy_files(stage: str) -> list[Path]:
+    return [CHALICE / kind.format(stage) for kind in POLICY_KINDS]
+
+
+@pytest.mark.parametrize("kind", POLICY_KINDS)
+def test_policies_differ_only_by_stage_and_account(kind: str) -> None:
     def normalised(stage: str) -> str:
-        text = (CHALICE / f"policy-{stage}.json").read_text()
+        text = (CHALICE / kind.format(stage)).read_text()
         return text.replace(f"{stage}-manabiplus", "STAGE-manabiplus").replace("123456789012", "*")
 
     assert normalised("local") == normalised("stag") == normalised("prod")
 
 
+def test_each_function_has_its_own_least_privilege_policy() -> None:
+    for stage in STAGES:
+        functions = CONFIG["stages"][stage]["lambda_functions"]
+        assert functions["on_object_created"]["iam_policy_file"] == f"policy-events-{stage}.json"
+        assert functions["update_definitions"]["iam_policy_file"] == f"policy-definitions-{stage}.json"
+    only_writer = [
+        path.name
+        for path in CHALICE.glob("policy-*.json")
+        if "s3:PutObject" in path.read_text()
+        and "-manabiplus-app/clamav/" in path.read_text()
+        and any(
+            "s3:PutObject" in statement["Action"] and "app/clamav/" in str(statement["Resource"])
+            for statement in json.loads(path.read_text())["Statement"]
+        )
+    ]
+    assert sorted(only_writer) == sorted(f"policy-definitions-{stage}.json" for stage in STAGES)
+
+
 def test_no_policy_grants_wildcard_actions() -> None:
     for stage in STAGES:
-        for statement in json.loads((CHALICE / f"policy-{stage}.json").read_text())["Statement"]:
+        for statement in (s for path in policy_files(stage) for s in json.loads(path.read_text())["Statement"]):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert not any(action.endswith(":*") or action == "*" for action in actions)
