@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,42 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack.local import launch
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start(state_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any], float]:
-    env = {key: value for key, value in os.environ.items() if key not in {"AWS_ENDPOINT_URL", "MOTO_PORT"}}
     began = time.monotonic()
-    log = (state_dir.parent / f"{state_dir.name}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devstack.local",
-            "up",
-            "--state-dir",
-            str(state_dir),
-            "--moto-port",
-            str(_free_port()),
-            "--api-port",
-            str(_free_port()),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    while not (state_dir / "stack.json").is_file():
-        if process.poll() is not None:
-            raise RuntimeError(f"stack exited; see {log.name}")
-        time.sleep(0.02)
+    process = launch(state_dir)
     wall = time.monotonic() - began
     return process, json.loads((state_dir / "stack.json").read_text()), wall
 

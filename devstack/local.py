@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -335,6 +336,49 @@ def _alive(pid: int) -> bool:
     except (ProcessLookupError, PermissionError, FileNotFoundError):
         return False
     return state != "Z"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def launch(state_dir: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.Popen[bytes]:
+    """Start ``up`` in a child process on free ports (tests, benchmarks); return once it is ready.
+
+    Its output goes to ``<state_dir>.log``. Stop it with SIGINT or ``stop_running(state_dir)``.
+    """
+    env = {
+        key: value for key, value in (env or dict(os.environ)).items() if key not in {"AWS_ENDPOINT_URL", "MOTO_PORT"}
+    }
+    log_path = state_dir.with_name(state_dir.name + ".log")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devstack.local",
+                "up",
+                "--state-dir",
+                str(state_dir),
+                "--moto-port",
+                str(free_port()),
+                "--api-port",
+                str(free_port()),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + timeout
+    while read_info(state_dir) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise LocalStackError(f"local stack did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.02)
+    return process
 
 
 def banner(info: dict[str, Any]) -> str:

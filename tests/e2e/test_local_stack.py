@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,49 +14,18 @@ from typing import Any
 import pytest
 
 from devstack.clamd import EICAR
+from devstack.local import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 MANABI = Path(sys.executable).with_name("manabi")
 PASSWORD = "Manabi+2026"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Stack:
     def __init__(self, state_dir: Path, home: Path) -> None:
         self.state_dir = state_dir
         self.env = {**os.environ, "MANABI_STATE_DIR": str(state_dir), "MANABI_HOME": str(home)}
-        for name in ("AWS_ENDPOINT_URL", "MOTO_PORT"):
-            self.env.pop(name, None)
-        self.log = state_dir.with_name(state_dir.name + ".log")
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "devstack.local",
-                    "up",
-                    "--state-dir",
-                    str(state_dir),
-                    "--moto-port",
-                    str(free_port()),
-                    "--api-port",
-                    str(free_port()),
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 120
-        while not (state_dir / "stack.json").is_file():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"local stack did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        self.process = launch(state_dir, self.env)
         self.info = json.loads((state_dir / "stack.json").read_text())
 
     def manabi(self, *args: str, expect: int = 0) -> Any:
