@@ -70,3 +70,17 @@ def test_no_policy_grants_wildcard_actions() -> None:
         for statement in (s for path in policy_files(stage) for s in json.loads(path.read_text())["Statement"]):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert not any(action.endswith(":*") or action == "*" for action in actions)
+
+
+def test_functions_keep_the_seeds_small_defaults_unless_they_need_more() -> None:
+    # R-LMB-02: 128 MB and 3 s; the API may wait up to 10 s (multi-version deletes, bulk rescans;
+    # API Gateway allows 29 s), the definitions updater downloads ~230 MB of CVDs.
+    assert (CONFIG["lambda_memory_size"], CONFIG["lambda_timeout"]) == (128, 3)
+    for stage in STAGES:
+        functions = CONFIG["stages"][stage]["lambda_functions"]
+        assert functions["api_handler"] == {"lambda_timeout": 10}
+        assert "lambda_timeout" not in functions["on_object_created"]
+        assert (
+            functions["update_definitions"]["lambda_timeout"],
+            functions["update_definitions"]["lambda_memory_size"],
+        ) == (900, 1024)
