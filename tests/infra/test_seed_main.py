@@ -4,6 +4,7 @@ image: the main stack (and, for tags and retention, every stack)."""
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from typing import Any
 
@@ -110,6 +111,25 @@ def test_reads_and_writes_scale_between_5_and_100_at_70_percent(stage: str) -> N
         assert (config["TargetValue"], config["ScaleInCooldown"], config["ScaleOutCooldown"]) == (70, 60, 60)
         metrics.add(config["PredefinedMetricSpecification"]["PredefinedMetricType"])
     assert metrics == {"DynamoDBReadCapacityUtilization", "DynamoDBWriteCapacityUtilization"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_table_is_exported_daily_to_the_backup_bucket(stage: str) -> None:
+    schedule = main(stage).properties("FilesTableDailyExport")
+    assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"  # daily (R-BAK-02)
+    assert schedule["ScheduleExpressionTimezone"] == "Asia/Tokyo"
+    target = schedule["Target"]
+    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime"
+    request = json.loads(target["Input"])
+    assert request["TableArn"] == "<FilesTable.Arn>"
+    assert request["S3Bucket"] == "<BackupBucket>"  # replicated to Osaka in prod
+    assert request["S3Prefix"].startswith("dynamodb/")
+    statements = main(stage).properties("FilesTableExportRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {
+        "Action": "dynamodb:ExportTableToPointInTime",
+        "Effect": "Allow",
+        "Resource": "<FilesTable.Arn>",
+    } in statements
 
 
 # ------------------------------------------------------------------ R-COG
