@@ -3,7 +3,7 @@ resources from them: a renamed table key or bucket breaks a test, not production
 
 ``resolve`` evaluates the few intrinsic functions the emulated resources and the
 seed-conformance tests need (``Ref``, ``Fn::Sub``, ``Fn::GetAtt``, ``Fn::If``, ``Fn::Equals``,
-``Fn::Not``, ``Fn::Join``, ``Fn::FindInMap``) for given parameters.
+``Fn::Not``, ``Fn::Join``, ``Fn::Split``, ``Fn::Select``, ``Fn::FindInMap``) for given parameters.
 """
 
 from __future__ import annotations
@@ -130,6 +130,12 @@ class TemplateContext:
             if function == "Fn::FindInMap":
                 mapping, top_key, second_key = self.resolve(argument)
                 return self.template["Mappings"][mapping][top_key][second_key]
+            if function == "Fn::Split":
+                separator, text = self.resolve(argument)
+                return text.split(separator)
+            if function == "Fn::Select":
+                index, items = self.resolve(argument)
+                return items[int(index)]
             if function == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(item) for item in self.resolve(items))

@@ -4,6 +4,7 @@ image: the main stack (and, for tags and retention, every stack)."""
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from typing import Any
 
@@ -38,6 +39,7 @@ TAG_PROPERTY = {
     "AWS::Serverless::Function": "Tags",
     "AWS::Serverless::Api": "Tags",
     "AWS::CloudWatch::Alarm": "Tags",
+    "AWS::SecretsManager::Secret": "Tags",
 }
 
 
@@ -109,6 +111,25 @@ def test_reads_and_writes_scale_between_5_and_100_at_70_percent(stage: str) -> N
         assert (config["TargetValue"], config["ScaleInCooldown"], config["ScaleOutCooldown"]) == (70, 60, 60)
         metrics.add(config["PredefinedMetricSpecification"]["PredefinedMetricType"])
     assert metrics == {"DynamoDBReadCapacityUtilization", "DynamoDBWriteCapacityUtilization"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_table_is_exported_daily_to_the_backup_bucket(stage: str) -> None:
+    schedule = main(stage).properties("FilesTableDailyExport")
+    assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"  # daily (R-BAK-02)
+    assert schedule["ScheduleExpressionTimezone"] == "Asia/Tokyo"
+    target = schedule["Target"]
+    assert target["Arn"] == "arn:aws:scheduler:::aws-sdk:dynamodb:exportTableToPointInTime"
+    request = json.loads(target["Input"])
+    assert request["TableArn"] == "<FilesTable.Arn>"
+    assert request["S3Bucket"] == "<BackupBucket>"  # replicated to Osaka in prod
+    assert request["S3Prefix"].startswith("dynamodb/")
+    statements = main(stage).properties("FilesTableExportRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {
+        "Action": "dynamodb:ExportTableToPointInTime",
+        "Effect": "Allow",
+        "Resource": "<FilesTable.Arn>",
+    } in statements
 
 
 # ------------------------------------------------------------------ R-COG
@@ -200,6 +221,28 @@ def test_the_api_distribution_is_https_only_all_methods_never_cached(stage: str)
     (origin,) = api["Origins"]
     assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     assert origin["OriginPath"] == "/api"
+
+
+SECRET_HEADER = "{{resolve:secretsmanager:<OriginVerifySecret>:SecretString}}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_admits_only_requests_carrying_cloudfronts_secret_header(stage: str) -> None:
+    stack = main(stage)
+    stack.parameters["ApiOriginDomain"] = "abc123.execute-api.ap-northeast-1.amazonaws.com"
+    (origin,) = distributions(stage)["ApiDistribution"]["Origins"]
+    assert origin["OriginCustomHeaders"] == [{"HeaderName": "x-origin-verify", "HeaderValue": SECRET_HEADER}]
+    acl = stack.properties("ApiOriginWebAcl")
+    assert acl["Scope"] == "REGIONAL"
+    assert acl["DefaultAction"] == {"Block": {}}
+    (rule,) = acl["Rules"]
+    assert rule["Action"] == {"Allow": {}}
+    match = rule["Statement"]["ByteMatchStatement"]
+    assert match["FieldToMatch"] == {"SingleHeader": {"Name": "x-origin-verify"}}
+    assert (match["PositionalConstraint"], match["SearchString"]) == ("EXACTLY", SECRET_HEADER)
+    association = stack.properties("ApiOriginWebAclAssociation")
+    assert association["ResourceArn"] == "arn:aws:apigateway:ap-northeast-1::/restapis/abc123/stages/api"
+    assert association["WebACLArn"] == "<ApiOriginWebAcl.Arn>"
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -368,3 +411,5 @@ def test_the_template_evaluator_knows_not_and_find_in_map() -> None:
     assert context.resolve({"Fn::FindInMap": ["CloudFront", "Policies", "CachingDisabled"]}) == "id"
     assert context.resolve({"Fn::Not": [{"Fn::Equals": [{"Ref": "Stage"}, "prod"]}]}) is False
     assert context.resolve({"Fn::Not": [{"Fn::Equals": [{"Ref": "Stage"}, "stag"]}]}) is True
+
+    assert context.resolve({"Fn::Select": [1, {"Fn::Split": [".", "a.b.c"]}]}) == "b"

@@ -121,6 +121,16 @@ def test_the_api_distribution_fronts_this_rest_api(merged: dict[str, Any], stage
     assert origin["ConnectionAttempts"] == 3
 
 
+def test_the_origin_acl_guards_this_rest_apis_stage(merged: dict[str, Any], stage: str) -> None:
+    association = merged["Resources"]["ApiOriginWebAclAssociation"]
+    assert association["DependsOn"] == "RestAPIapiStage"  # the stage SAM generates for "api"
+    assert properties(merged, stage, "ApiOriginWebAclAssociation")["ResourceArn"] == (
+        "arn:aws:apigateway:ap-northeast-1::/restapis/<RestAPI>/stages/api"
+    )
+    (origin,) = distributions(stage, merged)["ApiDistribution"]["Origins"]
+    assert [h["HeaderName"] for h in origin["OriginCustomHeaders"]] == ["x-origin-verify"]
+
+
 def test_everything_in_the_merged_stack_is_tagged(merged: dict[str, Any], stage: str) -> None:
     assert_tagged(view(merged, stage), stage)
     assert properties(merged, stage, "APIHandler")["Tags"]["Environment"] == ENVIRONMENT[stage]
