@@ -69,6 +69,18 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigurationError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
+_secrets: dict[str, str] = {}
+
+
+def origin_secret_from(secret_arn: str) -> str:
+    """The CloudFront origin secret from Secrets Manager, read once per container."""
+    if secret_arn not in _secrets:
+        from chalicelib.clients import client
+
+        _secrets[secret_arn] = str(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    return _secrets[secret_arn]
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     """What the REST API needs. ``require_origin_secret`` is on in stag and prod: requests that did
@@ -89,8 +101,14 @@ class ApiSettings:
         env = os.environ if env is None else env
         require = _flag(env, "REQUIRE_ORIGIN_SECRET")
         secret = env.get("ORIGIN_SECRET", "").strip()
+        secret_arn = env.get("ORIGIN_SECRET_ARN", "").strip()
+        if require and not secret and secret_arn:
+            secret = origin_secret_from(secret_arn)
         if require and len(secret) < 16:
-            raise ConfigurationError("environment variable ORIGIN_SECRET must hold at least 16 characters")
+            raise ConfigurationError(
+                "environment variable ORIGIN_SECRET (or the secret ORIGIN_SECRET_ARN names) must hold "
+                "at least 16 characters"
+            )
         prefix = env.get("UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX).strip() or DEFAULT_UPLOAD_PREFIX
         return cls(
             data_bucket=_required(env, "DATA_BUCKET"),

@@ -46,6 +46,10 @@ class ScannerRuntime:
         return self._workdir / "db"
 
     @property
+    def limits(self) -> ClamdLimits:
+        return self._limits
+
+    @property
     def address(self) -> str | None:
         return self._clamd.address if self._clamd else None
 

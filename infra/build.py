@@ -40,7 +40,11 @@ CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 ENVIRONMENT_FROM_OUTPUTS = {
     "DATA_BUCKET": "DataBucketName",
     "FILES_TABLE": "FilesTableName",
+    "PROFILES_TABLE": "ProfilesTableName",
+    "APP_BUCKET": "AppBucketName",
     "SCAN_STATE_MACHINE_ARN": "ScanStateMachineArn",
+    "ALERT_TOPIC_ARN": "AlertTopicArn",
+    "ORIGIN_SECRET_ARN": "OriginSecretArn",
 }
 
 

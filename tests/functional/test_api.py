@@ -263,8 +263,11 @@ def test_admin_sees_definitions_once_published(api: Api, aws: boto3.Session) -> 
 def test_requests_that_bypass_cloudfront_are_refused_in_deployed_stages(
     aws: boto3.Session, stack: MainStack, tmp_path: Path
 ) -> None:
+    secret = aws.client("secretsmanager", region_name=REGION).create_secret(
+        Name="prod-manabiplus-origin-verify", SecretString="s" * 32
+    )
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    config["stages"]["prod"]["environment_variables"]["ORIGIN_SECRET"] = "s" * 32
+    config["stages"]["prod"]["environment_variables"]["ORIGIN_SECRET_ARN"] = secret["ARN"]
     (tmp_path / ".chalice").mkdir()
     (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
     with Client(app, stage_name="prod", project_dir=str(tmp_path)) as client:

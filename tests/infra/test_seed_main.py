@@ -6,10 +6,14 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chalicelib.clamd_process import render_config
+from chalicelib.config import ScannerSettings
+from chalicelib.scanner_handler import build_runtime
 from devstack.templates import INFRA, TemplateContext
 from tests.infra.seed import DOMAIN, ENVIRONMENT, PARAMETERS, STAGES, tags, view
 
@@ -395,14 +399,17 @@ def test_the_scanner_image_runs_the_chalicelib_handler_on_the_lambda_python_base
     (command,) = re.findall(r'^CMD \["([\w.]+)"\]$', dockerfile, re.MULTILINE)
     module, function = command.rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module), function))
-    config = (INFRA / "scanner" / "clamd.conf").read_text(encoding="utf-8")
-    settings = dict(line.split(" ", 1) for line in config.splitlines() if line and not line.startswith("#"))
+    # The runtime in the image renders clamd's config itself, from the function's settings.
     variables = main("prod").properties("ScannerFunction")["Environment"]["Variables"]
-    assert variables["CLAMD_ADDRESS"] == f"unix://{settings['LocalSocket']}"
-    assert variables["CLAMAV_DATABASE_DIR"] == settings["DatabaseDirectory"]
+    assert variables["DEFINITIONS_BUCKET"] == "<AppBucket>"  # the seed view renders a Ref as <LogicalId>
+    assert variables["CLAMD_WORKDIR"].startswith("/tmp/")
+    settings = ScannerSettings.from_env({name: str(value) for name, value in variables.items()})
+    runtime = build_runtime(settings, s3_client=None)
+    config = render_config(Path(settings.clamd_workdir), runtime.database_dir, runtime.limits)
+    rendered = dict(line.split(" ", 1) for line in config.splitlines())
     for fail_closed in ("AlertExceedsMax", "AlertEncrypted", "AlertEncryptedArchive", "AlertEncryptedDoc"):
-        assert settings[fail_closed] == "yes"
-    assert settings["StreamMaxLength"] == settings["MaxFileSize"]
+        assert rendered[fail_closed] == "yes"
+    assert int(rendered["StreamMaxLength"]) == int(rendered["MaxFileSize"]) == settings.max_scan_bytes
 
 
 def test_the_template_evaluator_knows_not_and_find_in_map() -> None:

@@ -161,10 +161,13 @@ def test_chalice_deploy_gets_the_same_settings_from_the_main_stacks_outputs(tmp_
     config = tmp_path / "config.json"
     config.write_text(build.CHALICE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
     description = tmp_path / "stack.json"
+    values = {
+        "DataBucketName": f"{stage}-manabiplus-data-x",
+        "ScanStateMachineArn": "arn:aws:states:ap-northeast-1:1:stateMachine:s",
+    }
     outputs = [
-        {"OutputKey": "DataBucketName", "OutputValue": f"{stage}-manabiplus-data-x"},
-        {"OutputKey": "FilesTableName", "OutputValue": f"{stage}-manabiplus-files"},
-        {"OutputKey": "ScanStateMachineArn", "OutputValue": "arn:aws:states:ap-northeast-1:1:stateMachine:s"},
+        {"OutputKey": output, "OutputValue": values.get(output, f"value-of-{output}")}
+        for output in build.ENVIRONMENT_FROM_OUTPUTS.values()
     ]
     description.write_text(json.dumps({"Stacks": [{"Outputs": outputs}]}), encoding="utf-8")
     build.write_chalice_config(stage, description, config)
@@ -175,3 +178,41 @@ def test_chalice_deploy_gets_the_same_settings_from_the_main_stacks_outputs(tmp_
     description.write_text(json.dumps({"Stacks": [{"Outputs": outputs[:1]}]}), encoding="utf-8")
     with pytest.raises(SystemExit, match="FilesTableName"):
         build.write_chalice_config(stage, description, config)
+
+
+def test_definitions_are_updated_daily_and_their_absence_alarms(merged: dict[str, Any], stage: str) -> None:
+    updater = properties(merged, stage, "UpdateDefinitions")
+    assert updater["Events"]["UpdateDefinitionsEvent"] == {
+        "Type": "Schedule",
+        "Properties": {"Schedule": "rate(1 day)"},
+    }
+    assert updater["Environment"]["Variables"]["APP_BUCKET"] == "<AppBucket>"
+    assert updater["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == "<AlertTopic>"
+    alarms = {
+        logical_id: properties(merged, stage, logical_id)
+        for logical_id in ("DefinitionsUpdateFailedAlarm", "DefinitionsUpdateMissingAlarm")
+    }
+    for alarm in alarms.values():
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "<UpdateDefinitions>"}]
+        assert alarm["AlarmActions"] == ["<AlertTopic>"]
+    failed, missing = alarms["DefinitionsUpdateFailedAlarm"], alarms["DefinitionsUpdateMissingAlarm"]
+    assert (failed["MetricName"], failed["ComparisonOperator"], failed["Threshold"]) == (
+        "Errors",
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
+    assert (missing["MetricName"], missing["Period"], missing["TreatMissingData"]) == (
+        "Invocations",
+        86400,
+        "breaching",
+    )
+
+
+def test_the_api_authorizer_trusts_this_stacks_user_pool(merged: dict[str, Any], stage: str) -> None:
+    body = properties(merged, stage, "RestAPI")["DefinitionBody"]
+    authorizer = body["securityDefinitions"]["ManabiUsers"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["providerARNs"] == ["<UserPool.Arn>"]
+    assert (
+        properties(merged, stage, "APIHandler")["Environment"]["Variables"]["ORIGIN_SECRET_ARN"]
+        == "<OriginVerifySecret>"
+    )
