@@ -9,6 +9,7 @@ gaps (ARCHITECTURE.md, "Stacks and deploy"), the upload handler's wiring, and th
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,63 @@ def test_the_api_authorizer_trusts_this_stacks_user_pool(merged: dict[str, Any],
         properties(merged, stage, "APIHandler")["Environment"]["Variables"]["ORIGIN_SECRET_ARN"]
         == "<OriginVerifySecret>"
     )
+
+
+SEED_METRICS = {
+    "AWS/CertificateManager": {"DaysToExpiry"},
+    "AWS/ApiGateway": {"4XXError", "5XXError", "CacheHitCount", "CacheMissCount", "Count", "IntegrationLatency"},
+    "AWS/WAFV2": {"AllowedRequests", "BlockedRequests", "CountedRequests", "PassedRequests"},
+    "AWS/CloudFront": {
+        "Requests",
+        "BytesDownloaded",
+        "BytesUploaded",
+        "4xxErrorRate",
+        "5xxErrorRate",
+        "TotalErrorRate",
+    },
+    "AWS/Cognito": {
+        "SignUpSuccesses",
+        "SignInSuccesses",
+        "TokenRefreshSuccesses",
+        "FederationSuccesses",
+        "SignUpThrottles",
+        "SignInThrottles",
+        "TokenRefreshThrottles",
+        "FederationThrottles",
+    },
+    "AWS/Usage": {"CallCount", "ThrottleCount"},
+    "AWS/DynamoDB": {
+        "ConsumedReadCapacityUnits",
+        "ConsumedWriteCapacityUnits",
+        "ProvisionedReadCapacityUnits",
+        "ProvisionedWriteCapacityUnits",
+        "ThrottledRequests",
+        "SuccessfulRequestLatency",
+        "SystemErrors",
+        "UserErrors",
+    },
+    "AWS/Firehose": {"DeliveryToS3.Success", "DeliveryToS3.Records", "DeliveryToS3.Bytes"},
+    "AWS/KMS": {"SecondsUntilKeyMaterialExpiration"},
+    "AWS/Lambda": {"Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"},
+    "AWS/S3": {"AllRequests", "4xxErrors", "5xxErrors", "BucketSizeBytes", "NumberOfObjects"},
+    "AWS/SNS": {"NumberOfMessagesPublished", "NumberOfNotificationsDelivered", "NumberOfNotificationsFailed"},
+}
+
+
+def test_one_dashboard_shows_every_metric_the_seed_lists(merged: dict[str, Any], stage: str) -> None:
+    """R-MON-03. Dimension values are placeholders here; the body must still be valid JSON."""
+    template, variables = merged["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert set(variables) == {"WebAclName"}
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "placeholder", template))
+    shown: dict[str, set[str]] = {}
+    namespace = ""
+    for widget in body["widgets"]:
+        for row in widget["properties"]["metrics"]:
+            if isinstance(row[0], dict):
+                assert "HealthCheckStatus" in row[0]["expression"]  # Route 53 health checks
+                continue
+            namespace = namespace if row[0] == "." else row[0]
+            shown.setdefault(namespace, set()).add(row[1])
+    for namespace, metrics in SEED_METRICS.items():
+        assert metrics <= shown.get(namespace, set()), namespace
+    assert properties(merged, stage, "Dashboard")["DashboardName"] == f"{stage}-manabiplus"
