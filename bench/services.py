@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from typing import IO, Any
 
 import boto3
 from botocore.config import Config
+
+from chalicelib.clamd_process import terminate
 
 LOOPBACK = "127.0.0.1"
 REGION = "ap-northeast-1"
@@ -64,13 +65,8 @@ class MotoServer:
         raise BenchmarkError(f"moto_server did not listen on {self.endpoint} within {ready_timeout}s")
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        if self.process is not None:
+            terminate(self.process, timeout)
         if self._log is not None:
             self._log.close()
 

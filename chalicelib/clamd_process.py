@@ -18,6 +18,18 @@ CLAMD_BINARY = shutil.which("clamd") or "/usr/sbin/clamd"
 MIB = 1024 * 1024
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
 @dataclass
 class ClamdLimits:
     """clamd's scan limits. ``stream_max`` must not exceed ``max_file``: a top-level input over
@@ -111,14 +123,8 @@ class ClamdProcess:
         raise RuntimeError(f"clamd did not answer PING within {ready_timeout}s; see {self.workdir / 'clamd.log'}")
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
+        if self.process is not None:
+            terminate(self.process, timeout)
 
     def __enter__(self) -> ClamdProcess:
         return self.start()
