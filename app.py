@@ -7,6 +7,7 @@ from chalice import Chalice
 from chalicelib import http
 from chalicelib.auth import cors
 from chalicelib.definitions_schedule import definitions_jobs
+from chalicelib.jobs import jobs
 from chalicelib.routes.admin import admin_api
 from chalicelib.routes.files import files_api
 from chalicelib.routes.me import me_api
@@ -21,6 +22,7 @@ app.register_blueprint(me_api)
 app.register_blueprint(admin_api)
 app.register_blueprint(upload_events)
 app.register_blueprint(definitions_jobs)
+app.register_blueprint(jobs)
 
 
 @app.route("/health", cors=cors)

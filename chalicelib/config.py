@@ -142,6 +142,26 @@ class AdminSettings:
 
 
 @dataclass(frozen=True)
+class SweepSettings:
+    """The stuck-upload sweeper: which records and bucket to check, where to restart scans and alert."""
+
+    data_bucket: str
+    files_table: str
+    state_machine_arn: str
+    alert_topic_arn: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SweepSettings:
+        env = os.environ if env is None else env
+        return cls(
+            data_bucket=_required(env, "DATA_BUCKET"),
+            files_table=_required(env, "FILES_TABLE"),
+            state_machine_arn=_required(env, "SCAN_STATE_MACHINE_ARN"),
+            alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
+        )
+
+
+@dataclass(frozen=True)
 class DefinitionsUpdateSettings:
     """The scheduled definitions updater: where to fetch from, where to publish, whom to alert."""
 

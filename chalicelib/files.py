@@ -146,6 +146,20 @@ class FilesRepo:
                 return
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def stuck(self, created_before: str, scan_started_before: str) -> Iterator[dict[str, Any]]:
+        """Records waiting for an upload created before, or for a scan started before, the given times."""
+        from boto3.dynamodb.conditions import Attr
+
+        waiting_upload = Attr("scanStatus").eq(PENDING_UPLOAD) & Attr("createdAt").lt(created_before)
+        waiting_scan = Attr("scanStatus").eq(Verdict.PENDING.value) & Attr("scanStartedAt").lt(scan_started_before)
+        arguments: dict[str, Any] = {"FilterExpression": Attr("status").ne(DELETED) & (waiting_upload | waiting_scan)}
+        while True:
+            response = self._table.scan(**arguments)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def mark_deleted(self, owner_sub: str, file_id: str) -> None:
         self._table.update_item(
             Key={"ownerSub": owner_sub, "fileId": file_id},

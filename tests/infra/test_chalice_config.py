@@ -31,7 +31,7 @@ def test_deployed_stages_only_accept_requests_through_cloudfront() -> None:
         assert CONFIG["stages"][stage]["environment_variables"]["REQUIRE_ORIGIN_SECRET"] == "true"
 
 
-POLICY_KINDS = ("policy-{}.json", "policy-events-{}.json", "policy-definitions-{}.json")
+POLICY_KINDS = ("policy-{}.json", "policy-events-{}.json", "policy-definitions-{}.json", "policy-sweeper-{}.json")
 
 
 def policy_files(stage: str) -> list[Path]:
@@ -52,6 +52,7 @@ def test_each_function_has_its_own_least_privilege_policy() -> None:
         functions = CONFIG["stages"][stage]["lambda_functions"]
         assert functions["on_object_created"]["iam_policy_file"] == f"policy-events-{stage}.json"
         assert functions["update_definitions"]["iam_policy_file"] == f"policy-definitions-{stage}.json"
+        assert functions["sweep_stuck_uploads"]["iam_policy_file"] == f"policy-sweeper-{stage}.json"
     only_writer = [
         path.name
         for path in CHALICE.glob("policy-*.json")

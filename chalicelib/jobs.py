@@ -1,0 +1,48 @@
+"""Scheduled jobs other than the definitions update: the stuck-upload sweeper."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from chalice import Blueprint
+from chalice.app import CloudWatchEvent
+
+from chalicelib.clients import client, resource
+from chalicelib.config import SweepSettings
+from chalicelib.files import FilesRepo
+from chalicelib.sweeper import UploadSweeper
+from chalicelib.uploads import ScanStarter
+
+jobs = Blueprint(__name__)
+SWEEP_SCHEDULE = os.environ.get("SWEEP_SCHEDULE", "rate(15 minutes)")
+# The upload URL lives 5 minutes and S3 events can take a minute or more; scans take seconds
+# (900 s at most for the scanner), so these margins only catch what is really stuck.
+UPLOAD_GRACE = timedelta(minutes=15)
+SCAN_GRACE = timedelta(minutes=30)
+
+
+def run_sweep(settings: SweepSettings) -> dict[str, Any]:
+    sweeper = UploadSweeper(
+        FilesRepo(resource("dynamodb").Table(settings.files_table)),
+        client("s3"),
+        settings.data_bucket,
+        ScanStarter(client("stepfunctions"), settings.state_machine_arn),
+    )
+    report = sweeper.sweep(UPLOAD_GRACE, SCAN_GRACE)
+    if report.found:
+        lines = [f"never scanned: {item}" for item in report.unscanned_versions]
+        lines += [f"scan restarted: {item}" for item in report.restarted_scans]
+        client("sns").publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject="Manabi Plus: uploads were waiting for a scan",
+            Message="The sweeper started scans the upload path had missed (the objects stayed unreadable "
+            "meanwhile). Check the upload handler's errors.\n" + "\n".join(lines[:50]),
+        )
+    return {"unscanned": report.unscanned_versions, "restarted": report.restarted_scans}
+
+
+@jobs.schedule(SWEEP_SCHEDULE, name="sweep_stuck_uploads")
+def sweep_stuck_uploads(event: CloudWatchEvent) -> dict[str, Any]:
+    return run_sweep(SweepSettings.from_env())
