@@ -162,6 +162,24 @@ class SweepSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """The daily data backup: CLEAN versions of the data bucket into the backup bucket."""
+
+    data_bucket: str
+    files_table: str
+    backup_bucket: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BackupSettings:
+        env = os.environ if env is None else env
+        return cls(
+            data_bucket=_required(env, "DATA_BUCKET"),
+            files_table=_required(env, "FILES_TABLE"),
+            backup_bucket=_required(env, "BACKUP_BUCKET"),
+        )
+
+
+@dataclass(frozen=True)
 class DefinitionsUpdateSettings:
     """The scheduled definitions updater: where to fetch from, where to publish, whom to alert."""
 

@@ -138,6 +138,28 @@ class FilesRepo:
             condition &= Attr("definitions").ne(not_scanned_with)
         if clean_since is not None:
             condition &= Attr("scanStatus").eq(Verdict.CLEAN.value) & Attr("scannedAt").gte(clean_since)
+        yield from self._scan_all(condition)
+
+    def get_any(self, owner_sub: str, file_id: str) -> dict[str, Any] | None:
+        """The record even when it is marked deleted (restores)."""
+        key = {"ownerSub": owner_sub, "fileId": file_id}
+        return self._table.get_item(Key=key, ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
+
+    def mark_restored(self, owner_sub: str, file_id: str) -> None:
+        self._table.update_item(
+            Key={"ownerSub": owner_sub, "fileId": file_id},
+            UpdateExpression="REMOVE #status, deletedAt",
+            ExpressionAttributeNames={"#status": "status"},
+        )
+
+    def clean_versions(self) -> Iterator[dict[str, Any]]:
+        """Every record whose current version was scanned CLEAN (the daily data backup)."""
+        from boto3.dynamodb.conditions import Attr
+
+        condition = Attr("status").ne(DELETED) & Attr("versionId").exists() & Attr("scanStatus").eq(Verdict.CLEAN.value)
+        yield from self._scan_all(condition)
+
+    def _scan_all(self, condition: Any) -> Iterator[dict[str, Any]]:
         arguments: dict[str, Any] = {"FilterExpression": condition}
         while True:
             response = self._table.scan(**arguments)
@@ -152,13 +174,7 @@ class FilesRepo:
 
         waiting_upload = Attr("scanStatus").eq(PENDING_UPLOAD) & Attr("createdAt").lt(created_before)
         waiting_scan = Attr("scanStatus").eq(Verdict.PENDING.value) & Attr("scanStartedAt").lt(scan_started_before)
-        arguments: dict[str, Any] = {"FilterExpression": Attr("status").ne(DELETED) & (waiting_upload | waiting_scan)}
-        while True:
-            response = self._table.scan(**arguments)
-            yield from response.get("Items", [])
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from self._scan_all(Attr("status").ne(DELETED) & (waiting_upload | waiting_scan))
 
     def mark_deleted(self, owner_sub: str, file_id: str) -> None:
         self._table.update_item(

@@ -1,4 +1,4 @@
-"""Scheduled jobs other than the definitions update: the stuck-upload sweeper."""
+"""Scheduled jobs other than the definitions update: the stuck-upload sweeper, the data backup."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import CloudWatchEvent
 
+from chalicelib.backups import DataBackup
 from chalicelib.clients import client, resource
-from chalicelib.config import SweepSettings
+from chalicelib.config import BackupSettings, SweepSettings
 from chalicelib.files import FilesRepo
 from chalicelib.sweeper import UploadSweeper
 from chalicelib.uploads import ScanStarter
 
 jobs = Blueprint(__name__)
 SWEEP_SCHEDULE = os.environ.get("SWEEP_SCHEDULE", "rate(15 minutes)")
+# R-BAK-03: daily, at 03:00 JST (18:00 UTC), after the definitions update of the night.
+BACKUP_SCHEDULE = os.environ.get("BACKUP_SCHEDULE", "cron(0 18 * * ? *)")
 # The upload URL lives 5 minutes and S3 events can take a minute or more; scans take seconds
 # (900 s at most for the scanner), so these margins only catch what is really stuck.
 UPLOAD_GRACE = timedelta(minutes=15)
@@ -46,3 +49,19 @@ def run_sweep(settings: SweepSettings) -> dict[str, Any]:
 @jobs.schedule(SWEEP_SCHEDULE, name="sweep_stuck_uploads")
 def sweep_stuck_uploads(event: CloudWatchEvent) -> dict[str, Any]:
     return run_sweep(SweepSettings.from_env())
+
+
+def run_backup(settings: BackupSettings) -> dict[str, int]:
+    backup = DataBackup(
+        FilesRepo(resource("dynamodb").Table(settings.files_table)),
+        client("s3"),
+        settings.data_bucket,
+        settings.backup_bucket,
+    )
+    report = backup.run()
+    return {"copied": report.copied, "alreadyBackedUp": report.already_backed_up}
+
+
+@jobs.schedule(BACKUP_SCHEDULE, name="backup_data")
+def backup_data(event: CloudWatchEvent) -> dict[str, int]:
+    return run_backup(BackupSettings.from_env())

@@ -22,7 +22,7 @@ def test_stages_exist_with_their_own_policy_file() -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_names_follow_the_stage(stage: str) -> None:
     env = CONFIG["stages"][stage]["environment_variables"]
-    for name in ("DATA_BUCKET", "FILES_TABLE", "PROFILES_TABLE", "APP_BUCKET"):
+    for name in ("DATA_BUCKET", "FILES_TABLE", "PROFILES_TABLE", "APP_BUCKET", "BACKUP_BUCKET"):
         assert env[name].startswith(f"{stage}-manabiplus-")
 
 
@@ -31,7 +31,13 @@ def test_deployed_stages_only_accept_requests_through_cloudfront() -> None:
         assert CONFIG["stages"][stage]["environment_variables"]["REQUIRE_ORIGIN_SECRET"] == "true"
 
 
-POLICY_KINDS = ("policy-{}.json", "policy-events-{}.json", "policy-definitions-{}.json", "policy-sweeper-{}.json")
+POLICY_KINDS = (
+    "policy-{}.json",
+    "policy-events-{}.json",
+    "policy-definitions-{}.json",
+    "policy-sweeper-{}.json",
+    "policy-backup-{}.json",
+)
 
 
 def policy_files(stage: str) -> list[Path]:
@@ -53,6 +59,7 @@ def test_each_function_has_its_own_least_privilege_policy() -> None:
         assert functions["on_object_created"]["iam_policy_file"] == f"policy-events-{stage}.json"
         assert functions["update_definitions"]["iam_policy_file"] == f"policy-definitions-{stage}.json"
         assert functions["sweep_stuck_uploads"]["iam_policy_file"] == f"policy-sweeper-{stage}.json"
+        assert functions["backup_data"]["iam_policy_file"] == f"policy-backup-{stage}.json"
     only_writer = [
         path.name
         for path in CHALICE.glob("policy-*.json")
