@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_UPLOAD_PREFIX = "uploads/"
+DEFAULT_DEFINITIONS_PREFIX = "clamav/"
 DEFAULT_MAX_SCAN_BYTES = 1024 * 1024 * 1024
 DEFAULT_CLAMD_TIMEOUT_SECONDS = 600.0
 DEFAULT_MAX_DEFINITIONS_AGE_HOURS = 48.0
@@ -26,6 +27,12 @@ def _required(env: Mapping[str, str], name: str) -> str:
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
     return value
+
+
+def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    """A key prefix setting, always ending with ``/``."""
+    value = env.get(name, "").strip() or default
+    return value if value.endswith("/") else value + "/"
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -52,11 +59,10 @@ class UploadEventSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> UploadEventSettings:
         env = os.environ if env is None else env
-        prefix = env.get("UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX).strip() or DEFAULT_UPLOAD_PREFIX
         return cls(
             data_bucket=_required(env, "DATA_BUCKET"),
             state_machine_arn=_required(env, "SCAN_STATE_MACHINE_ARN"),
-            upload_prefix=prefix if prefix.endswith("/") else prefix + "/",
+            upload_prefix=_prefix(env, "UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX),
         )
 
 
@@ -109,12 +115,11 @@ class ApiSettings:
                 "environment variable ORIGIN_SECRET (or the secret ORIGIN_SECRET_ARN names) must hold "
                 "at least 16 characters"
             )
-        prefix = env.get("UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX).strip() or DEFAULT_UPLOAD_PREFIX
         return cls(
             data_bucket=_required(env, "DATA_BUCKET"),
             files_table=_required(env, "FILES_TABLE"),
             profiles_table=_required(env, "PROFILES_TABLE"),
-            upload_prefix=prefix if prefix.endswith("/") else prefix + "/",
+            upload_prefix=_prefix(env, "UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX),
             max_upload_bytes=int(_number(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_SCAN_BYTES)),
             upload_url_seconds=int(_number(env, "UPLOAD_URL_SECONDS", 300)),
             download_url_seconds=int(_number(env, "DOWNLOAD_URL_SECONDS", 300)),
@@ -137,7 +142,7 @@ class AdminSettings:
         return cls(
             state_machine_arn=_required(env, "SCAN_STATE_MACHINE_ARN"),
             app_bucket=_required(env, "APP_BUCKET"),
-            definitions_prefix=env.get("DEFINITIONS_PREFIX", "clamav/").strip() or "clamav/",
+            definitions_prefix=_prefix(env, "DEFINITIONS_PREFIX", DEFAULT_DEFINITIONS_PREFIX),
         )
 
 
@@ -195,7 +200,7 @@ class DefinitionsUpdateSettings:
         return cls(
             source=env.get("DEFINITIONS_SOURCE", "official").strip() or "official",
             bucket=_required(env, "APP_BUCKET"),
-            prefix=env.get("DEFINITIONS_PREFIX", "clamav/").strip() or "clamav/",
+            prefix=_prefix(env, "DEFINITIONS_PREFIX", DEFAULT_DEFINITIONS_PREFIX),
             alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
             rescan_clean_hours=float(env.get("RESCAN_CLEAN_HOURS", "0").strip() or 0),
         )
@@ -233,7 +238,7 @@ class ScannerSettings:
             database_dir="" if bucket else _required(env, "CLAMAV_DATABASE_DIR"),
             max_definitions_age_hours=_number(env, "MAX_DEFINITIONS_AGE_HOURS", DEFAULT_MAX_DEFINITIONS_AGE_HOURS),
             definitions_bucket=bucket,
-            definitions_prefix=env.get("DEFINITIONS_PREFIX", "clamav/").strip() or "clamav/",
+            definitions_prefix=_prefix(env, "DEFINITIONS_PREFIX", DEFAULT_DEFINITIONS_PREFIX),
             clamd_workdir=env.get("CLAMD_WORKDIR", "").strip() or "/tmp/clamd",
             definitions_check_seconds=_number(env, "DEFINITIONS_CHECK_SECONDS", 300.0),
         )

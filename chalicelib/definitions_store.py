@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.definitions import DefinitionsUnavailableError, parse_timestamp
+from chalicelib.definitions import MANIFEST_NAME, DefinitionsUnavailableError, parse_timestamp
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_NAME
 
 
 def sha256_of(path: Path) -> str:
@@ -45,7 +45,6 @@ class Manifest:
     files: list[DefinitionFile]
     source: str = ""
     published_at: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
@@ -60,9 +59,7 @@ class Manifest:
         return cls(data["version"], data["built_at"], files, data.get("source", ""), data.get("published_at", ""))
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data.pop("extra")
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(asdict(self), indent=2) + "\n"
 
 
 class DefinitionsStore:

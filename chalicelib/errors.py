@@ -49,11 +49,6 @@ class ConflictError(ApiError):
     code = "conflict"
 
 
-class UnavailableError(ApiError):
-    status = 503
-    code = "unavailable"
-
-
 def error_response(status: int, code: str, message: str, **details: Any) -> Response:
     return Response(
         body={"code": code, "message": message, **details},

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from chalicelib.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from chalicelib.ids import new_file_id
-from chalicelib.uploads import ScanRequest, ScanStarter, normalise_sequencer
+from chalicelib.uploads import ScanRequest, ScanStarter
 from chalicelib.verdicts import Verdict
 
 PENDING_UPLOAD = "PENDING_UPLOAD"
@@ -315,13 +315,7 @@ class FileService:
         return started
 
     def _start_rescan(self, record: dict[str, Any], starter: ScanStarter) -> str | None:
-        request = ScanRequest(
-            bucket=self._bucket,
-            key=record["objectKey"],
-            versionId=record["versionId"],
-            sequencer=normalise_sequencer(record.get("sequencer", "")),
-            fileId=record["fileId"],
-            ownerSub=record["ownerSub"],
-            trigger=f"rescan-{utc_now()}",
+        request = ScanRequest.for_record(
+            self._bucket, record, record["versionId"], f"rescan-{utc_now()}", record.get("sequencer", "")
         )
         return starter.start(request)

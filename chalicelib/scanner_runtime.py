@@ -18,7 +18,7 @@ from pathlib import Path
 from chalicelib.clamd import ClamdClient, ClamdError
 from chalicelib.clamd_process import ClamdLimits, ClamdProcess
 from chalicelib.definitions import DefinitionsUnavailableError
-from chalicelib.definitions_store import MANIFEST, DefinitionsStore, Manifest
+from chalicelib.definitions_store import DefinitionsStore, Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,3 @@ class ScannerRuntime:
             self._clamd.stop()
         self._clamd = None
         self._loaded = None
-
-
-__all__ = ["MANIFEST", "ScannerRuntime"]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.files import PENDING_UPLOAD, FilesRepo
-from chalicelib.uploads import ScanRequest, ScanStarter, normalise_sequencer
+from chalicelib.uploads import ScanRequest, ScanStarter
 from chalicelib.verdicts import Verdict
 
 logger = logging.getLogger(__name__)
@@ -71,14 +71,4 @@ class UploadSweeper:
         ]
 
     def _start(self, record: dict[str, Any], version_id: str, sequencer: str, trigger: str) -> None:
-        self._starter.start(
-            ScanRequest(
-                bucket=self._bucket,
-                key=record["objectKey"],
-                versionId=version_id,
-                sequencer=normalise_sequencer(sequencer),
-                fileId=record["fileId"],
-                ownerSub=record["ownerSub"],
-                trigger=trigger,
-            )
-        )
+        self._starter.start(ScanRequest.for_record(self._bucket, record, version_id, trigger, sequencer))

@@ -33,6 +33,21 @@ class ScanRequest:
     ownerSub: str
     trigger: str = "upload"
 
+    @classmethod
+    def for_record(
+        cls, bucket: str, record: dict[str, Any], version_id: str, trigger: str, sequencer: str = ""
+    ) -> ScanRequest:
+        """Scan one version of a file record's object (rescans, the sweeper)."""
+        return cls(
+            bucket=bucket,
+            key=record["objectKey"],
+            versionId=version_id,
+            sequencer=normalise_sequencer(sequencer),
+            fileId=record["fileId"],
+            ownerSub=record["ownerSub"],
+            trigger=trigger,
+        )
+
     def execution_name(self) -> str:
         """Deterministic, so a duplicated event cannot start a second scan of one version.
 
