@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _END_OF_STREAM = struct.pack(">I", 0)
@@ -69,11 +69,13 @@ class ClamdClient:
     def reload(self) -> str:
         return self._command(b"zRELOAD\0")
 
-    def instream(self, chunks: Iterable[bytes]) -> str:
+    def instream(self, chunks: Iterable[bytes], while_scanning: Callable[[], None] | None = None) -> str:
         """Stream ``chunks`` to clamd and return its reply, e.g. ``stream: OK``.
 
         A reply that arrives while we are still writing (clamd closes the connection when
-        the stream passes ``StreamMaxLength``) is returned, not swallowed.
+        the stream passes ``StreamMaxLength``) is returned, not swallowed. ``while_scanning``
+        runs once the whole stream is sent, while clamd unpacks and scans it (it is not called
+        when the stream was cut short).
         """
         with self._connect() as conn:
             try:
@@ -89,6 +91,8 @@ class ClamdClient:
                 raise ClamdUnavailableError(f"clamd closed the stream: {write_error}") from write_error
             except TimeoutError as timeout:
                 raise ClamdTimeoutError(f"clamd did not accept data within {self.timeout_seconds}s") from timeout
+            if while_scanning is not None:
+                while_scanning()
             return self._read_reply(conn)
 
     def _command(self, command: bytes) -> str:

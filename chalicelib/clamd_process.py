@@ -5,6 +5,7 @@ the local stack, the tests and the benchmarks."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,8 @@ from chalicelib.clamd import ClamdClient, ClamdError
 
 CLAMD_BINARY = shutil.which("clamd") or "/usr/sbin/clamd"
 MIB = 1024 * 1024
+# clamd's log lines once a database is in use (ClamAV 1.4): at start, and after RELOAD.
+_LOADED = re.compile(rb"(?:Loaded (\d+) signatures\.|Database correctly reloaded \((\d+) signatures\))")
 
 
 def terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -45,6 +48,12 @@ class ClamdLimits:
         if self.stream_max > self.max_file:
             raise ValueError("StreamMaxLength must not exceed MaxFileSize, or oversize streams come back OK")
 
+    @classmethod
+    def for_scan_limit(cls, max_scan_bytes: int) -> ClamdLimits:
+        """The limits that go with the scanner's ``MAX_SCAN_BYTES``: an object, and every member of
+        an archive, may be that large; an archive's content twice that."""
+        return cls(stream_max=max_scan_bytes, max_file=max_scan_bytes, max_scan=2 * max_scan_bytes)
+
 
 def render_config(workdir: Path, database_dir: Path, limits: ClamdLimits, extra: dict[str, str] | None = None) -> str:
     settings = {
@@ -57,6 +66,8 @@ def render_config(workdir: Path, database_dir: Path, limits: ClamdLimits, extra:
         "PidFile": str(workdir / "clamd.pid"),
         "LogFile": str(workdir / "clamd.log"),
         "LogTime": "yes",
+        # Unlimited: the engine check reads the loaded signature count from this log.
+        "LogFileMaxSize": "0",
         "MaxThreads": "4",
         "SelfCheck": "0",
         "StreamMaxLength": str(limits.stream_max),
@@ -83,6 +94,7 @@ class ClamdProcess:
     limits: ClamdLimits = field(default_factory=ClamdLimits)
     extra_config: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    signatures: int | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -104,6 +116,7 @@ class ClamdProcess:
         # To a file, not a pipe: clamd warns on stderr for every oversize stream, and a pipe
         # nobody reads fills up after ~64 KiB and stalls every scan.
         stderr_path = self.workdir / "clamd.stderr"
+        log_start = self.log_size()
         with stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
                 [CLAMD_BINARY, f"--config-file={config}"], stdout=subprocess.DEVNULL, stderr=stderr
@@ -115,12 +128,52 @@ class ClamdProcess:
                 raise RuntimeError(f"clamd exited with {self.process.returncode}: {stderr_text}")
             try:
                 if self.client(timeout_seconds=1.0).ping():
+                    self.signatures = self.loaded_signatures(log_start)
                     return self
             except ClamdError:
                 pass
             time.sleep(0.01)
         self.stop()
         raise RuntimeError(f"clamd did not answer PING within {ready_timeout}s; see {self.workdir / 'clamd.log'}")
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "clamd.log"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def loaded_signatures(self, since: int = 0) -> int | None:
+        """The signature count clamd last logged after byte ``since`` of its log, if any."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(since)
+                text = log.read()
+        except FileNotFoundError:
+            return None
+        counts = [int(start or reload) for start, reload in _LOADED.findall(text)]
+        return counts[-1] if counts else None
+
+    def reload(self, timeout: float = 600.0) -> int:
+        """RELOAD and wait until clamd logs the new database; return its signature count."""
+        since = self.log_size()
+        self.client().reload()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise ClamdError(f"clamd exited while reloading; see {self.log_path}")
+            count = self.loaded_signatures(since)
+            if count is not None and self.client().ping():
+                self.signatures = count
+                return count
+            time.sleep(0.02)
+        raise ClamdError(f"clamd did not finish reloading within {timeout}s; see {self.log_path}")
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,11 +40,17 @@ class DefinitionFile:
 
 @dataclass(frozen=True)
 class Manifest:
+    """A definitions set. ``signatures`` is how many signatures its files hold; a clamd that
+    loaded it must report between ``min_signatures`` and that (clamd skips a few official
+    signatures, e.g. PUA ones, so for official sets the minimum is a little lower)."""
+
     version: str
     built_at: str
     files: list[DefinitionFile]
     source: str = ""
     published_at: str = ""
+    signatures: int = 0
+    min_signatures: int = 0
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
@@ -52,11 +58,27 @@ class Manifest:
             data = json.loads(text)
             parse_timestamp(data["built_at"])
             files = [DefinitionFile(**entry) for entry in data["files"]]
+            signatures, min_signatures = int(data["signatures"]), int(data["min_signatures"])
         except (ValueError, KeyError, TypeError) as error:
             raise DefinitionsUnavailableError(f"the definitions manifest is unreadable: {error}") from error
         if not files:
             raise DefinitionsUnavailableError("the definitions manifest names no files")
-        return cls(data["version"], data["built_at"], files, data.get("source", ""), data.get("published_at", ""))
+        if not 0 < min_signatures <= signatures:
+            raise DefinitionsUnavailableError(
+                f"the definitions manifest gives no usable signature count ({min_signatures}–{signatures})"
+            )
+        return cls(
+            data["version"],
+            data["built_at"],
+            files,
+            data.get("source", ""),
+            data.get("published_at", ""),
+            signatures,
+            min_signatures,
+        )
+
+    def with_counts(self, signatures: int, min_signatures: int) -> Manifest:
+        return replace(self, signatures=signatures, min_signatures=min_signatures)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -92,18 +114,37 @@ class DefinitionsStore:
                 str(directory / entry.name), self.bucket, key, ExtraArgs={"ChecksumAlgorithm": "SHA256"}
             )
             published.append(DefinitionFile(entry.name, entry.size, entry.sha256, key))
-        final = Manifest(manifest.version, manifest.built_at, published, manifest.source, iso(datetime.now(UTC)))
+        final = replace(manifest, files=published, published_at=iso(datetime.now(UTC)))
         self._s3.put_object(
             Bucket=self.bucket, Key=self.manifest_key, Body=final.to_json().encode(), ContentType="application/json"
         )
         return final
 
     def download(self, manifest: Manifest, directory: Path) -> None:
-        """Fetch every file the manifest names into ``directory``, checking size and sha256."""
+        """Fetch every file the manifest names into ``directory`` (new or empty), checking each."""
         directory.mkdir(parents=True, exist_ok=True)
         for entry in manifest.files:
-            target = directory / entry.name
-            self._s3.download_file(self.bucket, entry.key, str(target))
-            if target.stat().st_size != entry.size or sha256_of(target) != entry.sha256:
-                raise DefinitionsUnavailableError(f"{entry.key} does not match the manifest (size or sha256)")
+            try:
+                self._s3.download_file(self.bucket, entry.key, str(directory / entry.name))
+            except ClientError as error:
+                raise DefinitionsUnavailableError(f"cannot download {entry.key}: {error}") from error
+        verify(manifest, directory)
         (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+
+
+def verify(manifest: Manifest, directory: Path) -> None:
+    """``directory`` holds exactly the manifest's files, each with its size and sha256."""
+    expected = {entry.name for entry in manifest.files} | {MANIFEST}
+    present = {path.name for path in directory.iterdir()} if directory.is_dir() else set()
+    if present - expected:
+        raise DefinitionsUnavailableError(
+            f"{directory} holds files the manifest does not name: {sorted(present - expected)}"
+        )
+    for entry in manifest.files:
+        target = directory / entry.name
+        if not target.is_file():
+            raise DefinitionsUnavailableError(f"{entry.name} of definitions {manifest.version} is missing")
+        if target.stat().st_size != entry.size or sha256_of(target) != entry.sha256:
+            raise DefinitionsUnavailableError(
+                f"{entry.name} of definitions {manifest.version} does not match the manifest (size or sha256)"
+            )

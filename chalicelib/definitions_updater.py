@@ -30,6 +30,11 @@ from chalicelib.definitions_store import DefinitionFile, DefinitionsStore, Manif
 logger = logging.getLogger(__name__)
 CVD_HEADER_BYTES = 512
 OFFICIAL_DATABASES = ("main", "daily", "bytecode")
+# One signature per non-empty line (ClamAV's signature writing guide).
+LINE_DATABASES = {".ndb", ".hdb", ".hsb", ".ldb", ".mdb", ".msb"}
+# clamd does not load every signature of the official CVDs (PUA signatures are off by default,
+# some need a newer engine), so it may report a little less than their headers add up to.
+OFFICIAL_MIN_SIGNATURE_RATIO = 0.9
 
 
 class DefinitionsUpdateError(Exception):
@@ -135,6 +140,27 @@ class CvdUpdateSource:
         )
 
 
+def count_signatures(manifest: Manifest, directory: Path) -> Manifest:
+    """The manifest with the signature counts the engine check holds clamd to."""
+    total, exact = 0, True
+    for entry in manifest.files:
+        path = directory / entry.name
+        if path.suffix == ".cvd":
+            total += int(read_cvd_header(path)["signatures"])
+            exact = False
+        elif path.suffix in LINE_DATABASES:
+            with path.open("rb") as lines:
+                total += sum(1 for line in lines if line.strip())
+        else:
+            raise DefinitionsUpdateError(
+                f"{entry.name}: unsupported database file type (clamd's count could not be checked)"
+            )
+    if total == 0:
+        raise DefinitionsUpdateError("the definitions set holds no signatures")
+    minimum = total if exact else int(total * OFFICIAL_MIN_SIGNATURE_RATIO)
+    return manifest.with_counts(total, minimum)
+
+
 def source_for(setting: str, workdir: Path) -> DefinitionsSource:
     if setting == "official":
         return CvdUpdateSource(workdir)
@@ -155,7 +181,7 @@ class DefinitionsUpdater:
             directory = Path(scratch) / "db"
             directory.mkdir()
             try:
-                fetched = self._source.fetch(directory)
+                fetched = count_signatures(self._source.fetch(directory), directory)
                 current = self._store.current()
                 if current is not None and current.version == fetched.version:
                     logger.info("definitions %s already published", fetched.version)

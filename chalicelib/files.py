@@ -176,6 +176,38 @@ class FilesRepo:
         waiting_scan = Attr("scanStatus").eq(Verdict.PENDING.value) & Attr("scanStartedAt").lt(scan_started_before)
         yield from self._scan_all(Attr("status").ne(DELETED) & (waiting_upload | waiting_scan))
 
+    def errored(self) -> Iterator[dict[str, Any]]:
+        """Records whose current version ended ERROR (the sweeper's automatic rescans)."""
+        from boto3.dynamodb.conditions import Attr
+
+        condition = Attr("status").ne(DELETED) & Attr("versionId").exists() & Attr("scanStatus").eq(Verdict.ERROR.value)
+        yield from self._scan_all(condition)
+
+    def claim_auto_rescan(self, owner_sub: str, file_id: str, attempts: int) -> bool:
+        """Count one more automatic rescan, unless another sweeper run counted it first."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.update_item(
+                Key={"ownerSub": owner_sub, "fileId": file_id},
+                UpdateExpression="SET autoRescans = :next",
+                ConditionExpression="scanStatus = :error AND "
+                "(attribute_not_exists(autoRescans) OR autoRescans = :seen)",
+                ExpressionAttributeValues={":next": attempts + 1, ":seen": attempts, ":error": Verdict.ERROR.value},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_auto_rescan_given_up(self, owner_sub: str, file_id: str) -> None:
+        self._table.update_item(
+            Key={"ownerSub": owner_sub, "fileId": file_id},
+            UpdateExpression="SET autoRescanGaveUp = :now",
+            ExpressionAttributeValues={":now": utc_now()},
+        )
+
     def mark_deleted(self, owner_sub: str, file_id: str) -> None:
         self._table.update_item(
             Key={"ownerSub": owner_sub, "fileId": file_id},

@@ -13,7 +13,7 @@ from chalicelib.backups import DataBackup
 from chalicelib.clients import client, resource
 from chalicelib.config import BackupSettings, SweepSettings
 from chalicelib.files import FilesRepo
-from chalicelib.sweeper import UploadSweeper
+from chalicelib.sweeper import RetryPolicy, UploadSweeper
 from chalicelib.uploads import ScanStarter
 
 jobs = Blueprint(__name__)
@@ -26,6 +26,16 @@ UPLOAD_GRACE = timedelta(minutes=15)
 SCAN_GRACE = timedelta(minutes=30)
 
 
+def retry_policy(env: dict[str, str] | None = None) -> RetryPolicy:
+    """``AUTO_RESCAN_ATTEMPTS`` (default 4) and ``AUTO_RESCAN_FIRST_DELAY_SECONDS`` (default 600):
+    with the 15-minute sweep, a transient ERROR is retried for about three hours, then reported."""
+    env = dict(os.environ) if env is None else env
+    return RetryPolicy(
+        attempts=int(env.get("AUTO_RESCAN_ATTEMPTS", "4")),
+        first_delay=timedelta(seconds=float(env.get("AUTO_RESCAN_FIRST_DELAY_SECONDS", "600"))),
+    )
+
+
 def run_sweep(settings: SweepSettings) -> dict[str, Any]:
     sweeper = UploadSweeper(
         FilesRepo(resource("dynamodb").Table(settings.files_table)),
@@ -33,7 +43,7 @@ def run_sweep(settings: SweepSettings) -> dict[str, Any]:
         settings.data_bucket,
         ScanStarter(client("stepfunctions"), settings.state_machine_arn),
     )
-    report = sweeper.sweep(UPLOAD_GRACE, SCAN_GRACE)
+    report = sweeper.sweep(UPLOAD_GRACE, SCAN_GRACE, retry=retry_policy())
     if report.found:
         lines = [f"never scanned: {item}" for item in report.unscanned_versions]
         lines += [f"scan restarted: {item}" for item in report.restarted_scans]
@@ -43,7 +53,20 @@ def run_sweep(settings: SweepSettings) -> dict[str, Any]:
             Message="The sweeper started scans the upload path had missed (the objects stayed unreadable "
             "meanwhile). Check the upload handler's errors.\n" + "\n".join(lines[:50]),
         )
-    return {"unscanned": report.unscanned_versions, "restarted": report.restarted_scans}
+    if report.given_up:
+        client("sns").publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject="Manabi Plus: scans keep failing",
+            Message="These uploads still ended ERROR after every automatic rescan; they stay unreadable. "
+            "See docs/OPERATIONS.md (scan errors), fix the cause, then `manabi rescan`.\n"
+            + "\n".join(report.given_up[:50]),
+        )
+    return {
+        "unscanned": report.unscanned_versions,
+        "restarted": report.restarted_scans,
+        "retried": report.retried_errors,
+        "gaveUp": report.given_up,
+    }
 
 
 @jobs.schedule(SWEEP_SCHEDULE, name="sweep_stuck_uploads")

@@ -8,7 +8,6 @@ propagate: their class name is the error the state machine retries or catches.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from chalicelib.clamd_process import ClamdLimits
 from chalicelib.config import ScannerSettings
 from chalicelib.definitions_store import DefinitionsStore
 from chalicelib.scanner import ObjectScanner
-from chalicelib.scanner_runtime import ScannerRuntime
+from chalicelib.scanner_runtime import EngineProvider, ExternalEngine, ScannerRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -33,29 +32,31 @@ class ScanRequestError(ValueError):
 
 def build_runtime(settings: ScannerSettings, s3_client: Any) -> ScannerRuntime:
     """The warm clamd of a scanner container, fed from the published definitions."""
-    size = settings.max_scan_bytes
     return ScannerRuntime(
         DefinitionsStore(s3_client, settings.definitions_bucket, settings.definitions_prefix),
         workdir=Path(settings.clamd_workdir),
-        limits=ClamdLimits(stream_max=size, max_file=size, max_scan=2 * size),
+        limits=ClamdLimits.for_scan_limit(settings.max_scan_bytes),
         check_interval=settings.definitions_check_seconds,
     )
 
 
 def build_scanner(settings: ScannerSettings, s3_client: Any, runtime: ScannerRuntime | None = None) -> ObjectScanner:
     """With ``DEFINITIONS_BUCKET`` the scanner runs its own clamd (``runtime``); otherwise it uses
-    the clamd at ``CLAMD_ADDRESS``."""
-    provider: Callable[[], ClamdClient]
+    the clamd at ``CLAMD_ADDRESS``, which must run with ``ClamdLimits.for_scan_limit``'s limits."""
+    provider: EngineProvider
     if settings.definitions_bucket:
-        runtime = runtime or build_runtime(settings, s3_client)
-        provider, database_dir = runtime.client, str(runtime.database_dir)
+        provider = (runtime or build_runtime(settings, s3_client)).engine
     else:
         client = ClamdClient(settings.clamd_address, settings.clamd_timeout_seconds)
-        provider, database_dir = (lambda: client), settings.database_dir
+        provider = ExternalEngine(
+            client,
+            settings.database_dir,
+            ClamdLimits.for_scan_limit(settings.max_scan_bytes),
+            settings.definitions_check_seconds,
+        )
     return ObjectScanner(
         s3_client=s3_client,
-        clamd=provider,
-        database_dir=database_dir,
+        engine=provider,
         max_scan_bytes=settings.max_scan_bytes,
         max_definitions_age=timedelta(hours=settings.max_definitions_age_hours),
     )

@@ -1,26 +1,102 @@
-"""The scanner's warm clamd inside its Lambda container.
+"""The scanner's warm clamd inside its Lambda container (and in the local stack).
 
-On a cold start it downloads the set the published manifest names, starts clamd and waits for
-it. Warm invocations reuse it; at most every ``check_interval`` seconds the manifest is read
-again and a new set is swapped in with ``RELOAD`` — no cold start. clamd is configured with
+On a cold start it downloads the set the published manifest names into a new directory,
+verifies every file, points the ``db`` link at it in one rename, starts clamd and checks the
+engine (``chalicelib.engine_check``) before the first scan is accepted. Warm invocations reuse
+it; at most every ``check_interval`` seconds the manifest is read again and a new set is swapped
+in the same way and loaded with ``RELOAD`` — no cold start — and checked again. clamd runs with
 ``ConcurrentDatabaseReload no``: a reload does not double its memory (the official databases need
 > 1.2 GiB), and scans wait for the new engine instead of racing the old one.
+
+Starts, reloads and restarts are serialised (a thread lock and a file lock on the work
+directory), and there is one path that (re)starts clamd: ``engine()`` finds it missing or dead
+and starts it fresh. When the engine check fails the runtime stops clamd and forgets the set,
+so the next call starts clean.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import secrets
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from chalicelib.clamd import ClamdClient, ClamdError
+from chalicelib.clamd import ClamdClient, ClamdError, ClamdUnavailableError
 from chalicelib.clamd_process import ClamdLimits, ClamdProcess
-from chalicelib.definitions import DefinitionsUnavailableError
-from chalicelib.definitions_store import DefinitionsStore, Manifest
+from chalicelib.definitions import Definitions, DefinitionsUnavailableError, parse_timestamp, read_definitions
+from chalicelib.definitions_store import DefinitionsStore, Manifest, verify
+from chalicelib.engine_check import EngineCheckError, Expected, check_canaries, check_engine
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A clamd that passed its engine check, the definitions it loaded and the limits it runs with."""
+
+    client: ClamdClient
+    definitions: Definitions
+    limits: ClamdLimits
+
+
+EngineProvider = Callable[[], Engine]
+
+
+def definitions_of(manifest: Manifest) -> Definitions:
+    built_at: datetime = parse_timestamp(manifest.built_at)
+    return Definitions(version=manifest.version, built_at=built_at)
+
+
+def verify_engine(client: ClamdClient, manifest: Manifest, loaded_signatures: int | None) -> None:
+    """Raise ``EngineCheckError`` unless ``client`` loaded ``manifest`` and detects the canaries."""
+    expected = Expected(manifest.version, manifest.min_signatures, manifest.signatures)
+    check_engine(expected, loaded_signatures, client.version(), lambda content: client.instream([content]))
+
+
+class ExternalEngine:
+    """A clamd someone else runs (tests, tools: ``CLAMD_ADDRESS``), with its database directory.
+
+    Its signature count cannot be read, but its answers count only while it detects the canary
+    set, checked on first use and again every ``check_interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        client: ClamdClient,
+        database_dir: str,
+        limits: ClamdLimits,
+        check_interval: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._database_dir = database_dir
+        self._limits = limits
+        self._check_interval = check_interval
+        self._clock = clock
+        self._checked_at: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Engine:
+        with self._lock:
+            now = self._clock()
+            if self._checked_at is None or now - self._checked_at >= self._check_interval:
+                try:
+                    check_canaries(lambda content: self._client.instream([content]))
+                except ClamdError as error:
+                    if isinstance(error, ClamdUnavailableError):
+                        raise
+                    raise EngineCheckError(f"engine check could not run: {error}") from error
+                self._checked_at = now
+        definitions = read_definitions(self._database_dir, self._client.version())
+        return Engine(self._client, definitions, self._limits)
 
 
 class ScannerRuntime:
@@ -37,12 +113,14 @@ class ScannerRuntime:
         self._limits = limits
         self._check_interval = check_interval
         self._clock = clock
+        self._lock = threading.Lock()
         self._clamd: ClamdProcess | None = None
         self._loaded: Manifest | None = None
         self._checked_at = float("-inf")
 
     @property
     def database_dir(self) -> Path:
+        """A symbolic link to the verified set clamd uses (replaced in one rename)."""
         return self._workdir / "db"
 
     @property
@@ -54,24 +132,57 @@ class ScannerRuntime:
         return self._clamd.address if self._clamd else None
 
     @property
+    def pid(self) -> int | None:
+        return self._clamd.process.pid if self._clamd and self._clamd.process else None
+
+    @property
     def loaded_version(self) -> str | None:
         return self._loaded.version if self._loaded else None
 
-    def client(self) -> ClamdClient:
-        """A clamd with the current definitions, started or refreshed as needed.
+    def engine(self) -> Engine:
+        """A checked clamd with the current definitions, started, restarted or reloaded as needed.
 
-        Raises ``DefinitionsUnavailableError`` when nothing is published or the set is broken;
-        the scanner turns that into an ERROR verdict.
+        Raises ``DefinitionsUnavailableError`` when nothing usable is published and
+        ``EngineCheckError`` when clamd did not prove itself; the scanner turns either into an
+        ERROR verdict with the reason.
         """
-        now = self._clock()
-        if self._clamd is None or self._clamd.process is None or self._clamd.process.poll() is not None:
-            self._cold_start()
-            self._checked_at = now
-        elif now - self._checked_at >= self._check_interval:
-            self._checked_at = now
-            self._refresh()
-        assert self._clamd is not None
-        return self._clamd.client()
+        with self._lock, self._exclusive():
+            now = self._clock()
+            if self._clamd is None or self._loaded is None or not self._clamd.alive():
+                if self._clamd is not None:
+                    logger.error("clamd is not running (exit %s); starting it again", self._exit_code())
+                self._start()
+                self._checked_at = now
+            elif now - self._checked_at >= self._check_interval:
+                self._checked_at = now
+                self._refresh()
+            assert self._clamd is not None and self._loaded is not None
+            return Engine(self._clamd.client(), definitions_of(self._loaded), self._limits)
+
+    # Kept for callers that only need the client (the local stack's warm-up).
+    def client(self) -> ClamdClient:
+        return self.engine().client
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop()
+
+    # -- internals (called with the locks held) -----------------------------------------------
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Also serialise other processes that share this work directory."""
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        with (self._workdir / "runtime.lock").open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _exit_code(self) -> int | None:
+        process = self._clamd.process if self._clamd else None
+        return process.poll() if process else None
 
     def _published(self) -> Manifest:
         manifest = self._store.current()
@@ -81,13 +192,35 @@ class ScannerRuntime:
             )
         return manifest
 
-    def _cold_start(self) -> None:
+    def _install(self, manifest: Manifest) -> None:
+        """Make ``db`` point at a verified copy of ``manifest``'s set; reuse a verified one."""
+        current = self.database_dir.resolve() if self.database_dir.is_symlink() else None
+        try:
+            if current is not None:
+                verify(manifest, current)
+                return
+        except DefinitionsUnavailableError as damage:
+            logger.error("the definitions on disk are damaged, downloading them again: %s", damage)
+        target = self._workdir / f"db-{manifest.version}-{secrets.token_hex(4)}"
+        try:
+            self._store.download(manifest, target)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        link = self._workdir / f".db-{secrets.token_hex(4)}"
+        link.symlink_to(target.name)
+        os.replace(link, self.database_dir)
+
+    def _remove_unused_sets(self) -> None:
+        in_use = self.database_dir.resolve().name if self.database_dir.is_symlink() else None
+        for path in self._workdir.glob("db-*"):
+            if path.name != in_use:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _start(self) -> None:
+        self._stop()
         manifest = self._published()
-        staging = self._workdir / "incoming"
-        shutil.rmtree(staging, ignore_errors=True)
-        self._store.download(manifest, staging)
-        shutil.rmtree(self.database_dir, ignore_errors=True)
-        staging.rename(self.database_dir)
+        self._install(manifest)
         started = time.monotonic()
         try:
             self._clamd = ClamdProcess(
@@ -97,11 +230,19 @@ class ScannerRuntime:
                 extra_config={"ConcurrentDatabaseReload": "no"},
             ).start(ready_timeout=600)
         except RuntimeError as error:
+            self._stop()
             raise DefinitionsUnavailableError(
                 f"clamd cannot start with definitions {manifest.version}: {error}"
             ) from error
+        self._check(manifest, self._clamd.signatures)
         self._loaded = manifest
-        logger.info("clamd ready with definitions %s in %.2fs", manifest.version, time.monotonic() - started)
+        self._remove_unused_sets()
+        logger.info(
+            "clamd ready with definitions %s (%s signatures) in %.2fs",
+            manifest.version,
+            self._clamd.signatures,
+            time.monotonic() - started,
+        )
 
     def _refresh(self) -> None:
         try:
@@ -112,32 +253,40 @@ class ScannerRuntime:
             return
         if self._loaded is not None and manifest.version == self._loaded.version:
             return
-        staging = self._workdir / "incoming"
-        shutil.rmtree(staging, ignore_errors=True)
-        self._store.download(manifest, staging)
-        for old in self.database_dir.iterdir():
-            old.unlink()
-        for new in staging.iterdir():
-            new.rename(self.database_dir / new.name)
-        staging.rmdir()
+        previous = self.loaded_version
+        self._install(manifest)
         assert self._clamd is not None
         started = time.monotonic()
         try:
-            self._clamd.client().reload()
-            self._clamd.client().ping()  # answered once the reload has finished
+            loaded = self._clamd.reload()
         except ClamdError as error:
-            logger.error("clamd failed to reload definitions %s: %s", manifest.version, error)
-            self.stop()
-            raise DefinitionsUnavailableError(f"clamd could not load definitions {manifest.version}") from error
+            self._stop()
+            raise DefinitionsUnavailableError(
+                f"clamd could not load definitions {manifest.version}: {error}"
+            ) from error
+        self._check(manifest, loaded)
+        self._loaded = manifest
+        self._remove_unused_sets()
         logger.info(
-            "reloaded definitions %s (was %s) in %.2fs",
+            "reloaded definitions %s (was %s, %d signatures) in %.2fs",
             manifest.version,
-            self.loaded_version,
+            previous,
+            loaded,
             time.monotonic() - started,
         )
-        self._loaded = manifest
 
-    def stop(self) -> None:
+    def _check(self, manifest: Manifest, loaded_signatures: int | None) -> None:
+        assert self._clamd is not None
+        try:
+            verify_engine(self._clamd.client(), manifest, loaded_signatures)
+        except (EngineCheckError, ClamdError) as error:
+            self._stop()
+            logger.error("clamd failed its engine check with definitions %s: %s", manifest.version, error)
+            if isinstance(error, EngineCheckError):
+                raise
+            raise EngineCheckError(f"engine check could not run: {error}") from error
+
+    def _stop(self) -> None:
         if self._clamd is not None:
             self._clamd.stop()
         self._clamd = None

@@ -5,8 +5,13 @@ retries, or an execution that died leave an object without a verdict. That fails
 object stays unreadable — but silently. Every run looks for:
 - records still ``PENDING_UPLOAD`` well after the upload URL expired whose object exists: the
   upload event never started a scan, so start one for each version;
-- records ``PENDING`` long after their scan started: start the scan again.
-It alerts when it found anything, so a broken event path is never silent.
+- records ``PENDING`` long after their scan started: start the scan again;
+- records ``ERROR`` for a reason that can pass (clamd unavailable, an engine that failed its
+  check, missing or stale definitions, throttling): rescan them, with back-off (the wait doubles
+  after each attempt) and a bounded number of attempts. INFECTED and UNSCANNABLE are verdicts,
+  never retried this way.
+It alerts when it found anything the event path missed, and when a file still ends ERROR after
+its last automatic attempt, so neither a broken event path nor a broken engine is silent.
 """
 
 from __future__ import annotations
@@ -16,17 +21,32 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.definitions import parse_timestamp
 from chalicelib.files import PENDING_UPLOAD, FilesRepo
 from chalicelib.uploads import ScanRequest, ScanStarter
 from chalicelib.verdicts import Verdict
 
+# Errors no rescan can mend: the version is gone, or the request was malformed.
+PERMANENT_ERRORS = {"ObjectUnavailableError", "ScanRequestError"}
+
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Automatic rescans of transient ERRORs: attempt n waits ``first_delay * 2**n`` after the
+    last verdict; after ``attempts`` attempts the file is left ERROR and reported."""
+
+    attempts: int = 4
+    first_delay: timedelta = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class SweepReport:
     unscanned_versions: list[str]
     restarted_scans: list[str]
+    retried_errors: list[str]
+    given_up: list[str]
 
     @property
     def found(self) -> int:
@@ -44,8 +64,15 @@ class UploadSweeper:
         self._bucket = data_bucket
         self._starter = starter
 
-    def sweep(self, upload_grace: timedelta, scan_grace: timedelta, now: datetime | None = None) -> SweepReport:
+    def sweep(
+        self,
+        upload_grace: timedelta,
+        scan_grace: timedelta,
+        now: datetime | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> SweepReport:
         now = now or datetime.now(UTC)
+        retried, given_up = self._retry_errors(now, retry or RetryPolicy())
         trigger = f"sweep-{_stamp(now)}"
         unscanned, restarted = [], []
         for record in self._repo.stuck(_stamp(now - upload_grace), _stamp(now - scan_grace)):
@@ -56,10 +83,34 @@ class UploadSweeper:
             elif record["scanStatus"] == Verdict.PENDING.value and record.get("versionId"):
                 self._start(record, record["versionId"], record.get("sequencer", ""), trigger)
                 restarted.append(f"{record['objectKey']}@{record['versionId']}")
-        report = SweepReport(unscanned, restarted)
+        report = SweepReport(unscanned, restarted, retried, given_up)
         if report.found:
             logger.error("sweeper found %d unscanned version(s) and %d stuck scan(s)", len(unscanned), len(restarted))
         return report
+
+    def _retry_errors(self, now: datetime, policy: RetryPolicy) -> tuple[list[str], list[str]]:
+        retried, given_up = [], []
+        for record in self._repo.errored():
+            if record.get("scanErrorType") in PERMANENT_ERRORS or record.get("autoRescanGaveUp"):
+                continue
+            attempts = int(record.get("autoRescans", 0))
+            where = f"{record['objectKey']}@{record['versionId']}"
+            if attempts >= policy.attempts:
+                self._repo.mark_auto_rescan_given_up(record["ownerSub"], record["fileId"])
+                given_up.append(f"{where}: {record.get('scanError', 'no cause recorded')}")
+                continue
+            last = parse_timestamp(str(record.get("scannedAt") or record["createdAt"]))
+            if now < last + policy.first_delay * (2**attempts):
+                continue
+            if self._repo.claim_auto_rescan(record["ownerSub"], record["fileId"], attempts):
+                trigger = f"retry-{attempts + 1}"
+                self._start(record, record["versionId"], record.get("sequencer", ""), trigger)
+                retried.append(where)
+        if retried:
+            logger.warning("rescanning %d file(s) that ended ERROR for a transient reason", len(retried))
+        if given_up:
+            logger.error("%d file(s) still ERROR after %d automatic rescans", len(given_up), policy.attempts)
+        return retried, given_up
 
     def _versions(self, key: str) -> list[str]:
         paginator = self._s3.get_paginator("list_object_versions")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
+from chalicelib.archive_audit import AuditReport
 from chalicelib.clamd import SIZE_LIMIT_REPLY
 
 
@@ -32,6 +34,10 @@ class ClamdReplyError(Exception):
     """clamd answered with something that is not a scan result (e.g. ``... ERROR``)."""
 
 
+class AuditMissingError(Exception):
+    """clamd said OK but the archive audit did not run: that is no proof of a complete read."""
+
+
 @dataclass(frozen=True)
 class ClamdFinding:
     verdict: Verdict
@@ -55,6 +61,35 @@ def classify_reply(reply: str) -> ClamdFinding:
     raise ClamdReplyError(f"clamd did not return a scan result: {reply!r}")
 
 
+def _why_unscannable(signature: str) -> str:
+    if signature == STREAM_TOO_LARGE:
+        return "larger than clamd's StreamMaxLength: not scanned"
+    if ".Encrypted." in signature:
+        return f"encrypted content cannot be scanned ({signature})"
+    return f"ClamAV did not read all of it ({signature})"
+
+
+def decide(clamd: ClamdFinding, audit: AuditReport | None) -> tuple[Verdict, str, str]:
+    """The one verdict rule: (verdict, signature, reason).
+
+    CLEAN only when clamd answered ``OK`` for the whole stream *and* the archive audit accounted
+    for every container in it. A signature found by either is INFECTED; a limit, an encryption
+    or anything the audit could not account for is UNSCANNABLE.
+    """
+    if clamd.verdict is Verdict.INFECTED:
+        return Verdict.INFECTED, clamd.signature, ""
+    finding = audit.finding if audit is not None else None
+    if finding is not None and finding.infected:
+        return Verdict.INFECTED, finding.signature, finding.reason
+    if clamd.verdict is Verdict.UNSCANNABLE:
+        return Verdict.UNSCANNABLE, clamd.signature, _why_unscannable(clamd.signature)
+    if audit is None:
+        raise AuditMissingError("clamd answered OK, but the archive audit did not run")
+    if finding is not None:
+        return Verdict.UNSCANNABLE, finding.signature, finding.reason
+    return Verdict.CLEAN, "", ""
+
+
 @dataclass(frozen=True)
 class ScanResult:
     """What the scanner returns to the state machine for one object version."""
@@ -67,6 +102,26 @@ class ScanResult:
     bytes: int
     seconds: float
     reason: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        verdict: Verdict,
+        signature: str,
+        engine: str,
+        definitions: str,
+        sha256: str,
+        size: int,
+        started: float,
+        reason: str = "",
+    ) -> ScanResult:
+        seconds = round(time.monotonic() - started, 6)
+        return cls(verdict, signature, engine, definitions, sha256, size, seconds, reason)
+
+    @classmethod
+    def refused(cls, reason: str, started: float, engine: str = "") -> ScanResult:
+        """The scanner would not judge (no checked engine, stale definitions): ERROR with the reason."""
+        return cls.of(Verdict.ERROR, "", engine, "", "", 0, started, reason)
 
     def to_payload(self) -> dict[str, Any]:
         payload = asdict(self)

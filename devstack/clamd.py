@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chalicelib.clamd_process import CLAMD_BINARY, MIB, ClamdLimits, ClamdProcess, render_config
+from chalicelib.engine_check import EICAR
 
 __all__ = [
     "CLAMD_BINARY",
+    "EICAR",
     "MIB",
     "ClamdLimits",
     "ClamdProcess",
@@ -26,8 +28,6 @@ __all__ = [
     "write_offline_database",
 ]
 
-# The 68-byte EICAR test string, in two halves so that this source file is not itself a test virus.
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 EICAR_SIGNATURE = "Manabi.Test.EICAR"
 CLAMAV_TEST_FILE_SIGNATURE = "Manabi.Test.ClamAV-Test-File"
 # MD5 and size of clam.exe, the file inside every sample of Debian's clamav-testfiles.

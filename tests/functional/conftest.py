@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,17 +12,24 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+import requests
 from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib.config import ScannerSettings
-from chalicelib.scanner_handler import build_scanner, handle_scan
+from chalicelib.config import DefinitionsUpdateSettings, ScannerSettings
+from chalicelib.definitions_schedule import run_update
+from chalicelib.files import FileService, FilesRepo, utc_now
+from chalicelib.scanner import ObjectScanner
+from chalicelib.scanner_handler import build_runtime, build_scanner, handle_scan
+from chalicelib.scanner_runtime import ScannerRuntime
 from devstack.clamd import ClamdProcess
+from devstack.definitions_mirror import DefinitionsMirror
 from devstack.lambda_bridge import MOTO_CONFIG, LambdaBridge
-from devstack.resources import MainStack, create_main_stack
+from devstack.resources import MainStack, create_bucket, create_main_stack
 from tests.conftest import TEST_LIMITS
 
+MIB = 1024 * 1024
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 REGION = "ap-northeast-1"
 
@@ -51,9 +59,26 @@ class Pipeline:
         """Create the file record the API writes before handing out an upload URL."""
         owner, file_id = key.split("/")[1:3]
         self.table.put_item(
-            Item={"fileId": file_id, "ownerSub": owner, "objectKey": key, "scanStatus": "PENDING_UPLOAD"}
+            Item={
+                "fileId": file_id,
+                "ownerSub": owner,
+                "objectKey": key,
+                "scanStatus": "PENDING_UPLOAD",
+                "name": file_id,
+                "size": 0,
+                "contentType": "application/octet-stream",
+                "createdAt": utc_now(),
+            }
         )
         return file_id
+
+    def download(self, key: str) -> bytes:
+        """What a learner gets through the API's download route (raises ``ApiError`` if refused)."""
+        owner, file_id = key.split("/")[1:3]
+        files = FileService(FilesRepo(self.table), self.s3, self.stack.data_bucket, "uploads/", 1 << 30)
+        response = requests.get(files.download(owner, file_id)["url"], timeout=10)
+        response.raise_for_status()
+        return response.content
 
     def put(self, key: str, body: bytes) -> str:
         return str(self.s3.put_object(Bucket=self.stack.data_bucket, Key=key, Body=body)["VersionId"])
@@ -156,3 +181,59 @@ def pipeline(aws: boto3.Session, stack: MainStack, bridge: LambdaBridge) -> Iter
 @pytest.fixture
 def alerts(aws: boto3.Session, stack: MainStack) -> AlertInbox:
     return AlertInbox(aws, stack.alert_topic_arn)
+
+
+@pytest.fixture
+def app_bucket(aws: boto3.Session, stack: MainStack) -> str:
+    return create_bucket(aws.client("s3", region_name=REGION), stack.context, "AppBucket")
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[DefinitionsMirror]:
+    with DefinitionsMirror(tmp_path / "mirror") as running:
+        yield running
+
+
+@pytest.fixture
+def update(aws: boto3.Session, stack: MainStack, app_bucket: str, mirror: DefinitionsMirror) -> Any:
+    settings = DefinitionsUpdateSettings(mirror.url, app_bucket, "clamav/", stack.alert_topic_arn)
+    return lambda: run_update(settings, aws.client("s3", region_name=REGION), aws.client("sns", region_name=REGION))
+
+
+@pytest.fixture
+def runtime_scanner(aws: boto3.Session, app_bucket: str, tmp_path: Path) -> Iterator[Any]:
+    """Builds scanners that run their own clamd from the published definitions (as on Lambda)."""
+    runtimes: list[ScannerRuntime] = []
+
+    def build(hours: float = 48.0) -> ObjectScanner:
+        settings = ScannerSettings(
+            clamd_address="",
+            clamd_timeout_seconds=30.0,
+            max_scan_bytes=16 * MIB,
+            database_dir="",
+            max_definitions_age_hours=hours,
+            definitions_bucket=app_bucket,
+            clamd_workdir=str(tmp_path / "clamd"),
+            definitions_check_seconds=0.0,
+        )
+        s3 = aws.client("s3", region_name=REGION)
+        runtimes.append(build_runtime(settings, s3))
+        return build_scanner(settings, s3, runtimes[-1])
+
+    yield build
+    for runtime in runtimes:
+        runtime.stop()
+
+
+def put(aws: boto3.Session, bucket: str, key: str, body: bytes) -> str:
+    return str(aws.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=body)["VersionId"])
+
+
+def clamd_pids() -> set[int]:
+    return {
+        int(pid)
+        for pid in os.listdir("/proc")
+        if pid.isdigit()
+        and Path(f"/proc/{pid}/comm").exists()
+        and Path(f"/proc/{pid}/comm").read_text().strip() == "clamd"
+    }

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,37 +14,15 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.config import DefinitionsUpdateSettings, ScannerSettings
-from chalicelib.definitions_schedule import run_update
 from chalicelib.definitions_store import DefinitionsStore
 from chalicelib.definitions_updater import DefinitionsUpdateError, read_cvd_header
-from chalicelib.scanner import ObjectScanner
-from chalicelib.scanner_handler import build_runtime, build_scanner
-from chalicelib.scanner_runtime import ScannerRuntime
 from chalicelib.verdicts import Verdict
 from devstack.clamd import hash_signature
 from devstack.definitions_mirror import DefinitionsMirror
-from devstack.resources import MainStack, create_bucket
-from tests.functional.conftest import REGION, AlertInbox
+from devstack.resources import MainStack
+from tests.functional.conftest import REGION, AlertInbox, clamd_pids, put
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def app_bucket(aws: boto3.Session, stack: MainStack) -> str:
-    return create_bucket(aws.client("s3", region_name=REGION), stack.context, "AppBucket")
-
-
-@pytest.fixture
-def mirror(tmp_path: Path) -> Iterator[DefinitionsMirror]:
-    with DefinitionsMirror(tmp_path / "mirror") as running:
-        yield running
-
-
-@pytest.fixture
-def update(aws: boto3.Session, stack: MainStack, app_bucket: str, mirror: DefinitionsMirror) -> Any:
-    settings = DefinitionsUpdateSettings(mirror.url, app_bucket, "clamav/", stack.alert_topic_arn)
-    return lambda: run_update(settings, aws.client("s3", region_name=REGION), aws.client("sns", region_name=REGION))
 
 
 def published(aws: boto3.Session, bucket: str) -> dict[str, Any] | None:
@@ -98,45 +74,6 @@ def test_a_broken_mirror_leaves_the_published_set_and_alerts(
     messages = alerts.messages()
     assert [message["Subject"] for message in messages] == ["Manabi Plus: definitions update failed"]
     assert "unchanged" in messages[0]["Message"]
-
-
-@pytest.fixture
-def runtime_scanner(aws: boto3.Session, app_bucket: str, tmp_path: Path) -> Iterator[Any]:
-    """Builds scanners that run their own clamd from the published definitions (as on Lambda)."""
-    runtimes: list[ScannerRuntime] = []
-
-    def build(hours: float = 48.0) -> ObjectScanner:
-        settings = ScannerSettings(
-            clamd_address="",
-            clamd_timeout_seconds=30.0,
-            max_scan_bytes=16 * MIB,
-            database_dir="",
-            max_definitions_age_hours=hours,
-            definitions_bucket=app_bucket,
-            clamd_workdir=str(tmp_path / "clamd"),
-            definitions_check_seconds=0.0,
-        )
-        s3 = aws.client("s3", region_name=REGION)
-        runtimes.append(build_runtime(settings, s3))
-        return build_scanner(settings, s3, runtimes[-1])
-
-    yield build
-    for runtime in runtimes:
-        runtime.stop()
-
-
-def put(aws: boto3.Session, bucket: str, key: str, body: bytes) -> str:
-    return str(aws.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=body)["VersionId"])
-
-
-def clamd_pids() -> set[int]:
-    return {
-        int(pid)
-        for pid in os.listdir("/proc")
-        if pid.isdigit()
-        and Path(f"/proc/{pid}/comm").exists()
-        and Path(f"/proc/{pid}/comm").read_text().strip() == "clamd"
-    }
 
 
 def test_a_new_signature_is_picked_up_without_a_restart(

@@ -114,6 +114,7 @@ def _streams_seen(clamd: ClamdProcess) -> int:
 
 
 def test_object_over_the_limit_is_unscannable_without_being_streamed(pipeline: Pipeline, clamd: ClamdProcess) -> None:
+    pipeline.upload("uploads/user-1/first", b"the engine check runs before the first scan")
     key = "uploads/user-1/too-big"
     streams_before = _streams_seen(clamd)
     version, _ = pipeline.upload(key, b"\0" * (TEST_LIMITS.stream_max + 1))
