@@ -28,7 +28,8 @@ from moto import mock_aws
 from bench.synthetic_db import write_synthetic_hdb
 from chalicelib.clamd_process import ClamdLimits, ClamdProcess
 from chalicelib.definitions_store import DefinitionFile, DefinitionsStore, Manifest
-from chalicelib.scanner_runtime import ScannerRuntime
+from chalicelib.definitions_updater import count_signatures
+from chalicelib.scanner_runtime import ScannerRuntime, verify_engine
 from devstack.clamd import hash_signature, write_offline_database
 
 BUCKET = "bench-manabiplus-app"
@@ -58,7 +59,8 @@ def release(directory: Path, synthetic: int, extra: tuple[str, ...] = ()) -> Non
 def publish(store: DefinitionsStore, directory: Path) -> str:
     index = json.loads((directory / "index.json").read_text())
     files = [DefinitionFile(entry["name"], entry["size"], entry["sha256"]) for entry in index["files"]]
-    return store.publish(Manifest(index["version"], index["built_at"], files, "bench"), directory).version
+    manifest = count_signatures(Manifest(index["version"], index["built_at"], files, "bench"), directory)
+    return store.publish(manifest, directory).version
 
 
 def measure(synthetic: int, workdir: Path) -> dict[str, Any]:
@@ -70,7 +72,14 @@ def measure(synthetic: int, workdir: Path) -> dict[str, Any]:
     release(source, synthetic)
     publish(store, source)
     size = sum(path.stat().st_size for path in source.iterdir())
-    results: dict[str, Any] = {"signatures": synthetic + 2, "bytes": size, "baseline": [], "cold": [], "reload": []}
+    results: dict[str, Any] = {
+        "signatures": synthetic + 2,
+        "bytes": size,
+        "baseline": [],
+        "cold": [],
+        "reload": [],
+        "engine_check": [],
+    }
     for run in range(RUNS):
         began = time.monotonic()
         direct = ClamdProcess(workdir=workdir / f"direct-{run}", database_dir=source, limits=ClamdLimits()).start(600)
@@ -84,6 +93,11 @@ def measure(synthetic: int, workdir: Path) -> dict[str, Any]:
         assert runtime._clamd and runtime._clamd.process
         pid = runtime._clamd.process.pid
         results["memory_after_cold"] = memory_mib(pid)
+        published = store.current()
+        assert published is not None
+        began = time.monotonic()
+        verify_engine(runtime._clamd.client(), published, runtime._clamd.signatures)  # again, to time it alone
+        results["engine_check"].append(time.monotonic() - began)
 
         release(source, synthetic, extra=(hash_signature(f"release {run}".encode(), f"Bench.Release-{run}"),))
         publish(store, source)
@@ -102,17 +116,22 @@ def main() -> int:
     print("== Scanner runtime: definitions cold start and reload ==")
     print(
         f"{'signatures':>11} {'size MiB':>9} {'clamd direct':>13} {'cold start':>11} {'ratio':>6} {'reload':>8}"
-        f" {'clamd RSS/peak after cold':>27} {'after reload':>14}"
+        f" {'engine check':>13} {'clamd RSS/peak after cold':>27} {'after reload':>14}"
     )
     for row in rows:
-        base, cold, reload = (statistics.median(row[name]) for name in ("baseline", "cold", "reload"))
+        base, cold, reload, check = (
+            statistics.median(row[name]) for name in ("baseline", "cold", "reload", "engine_check")
+        )
         after_cold, after_reload = row["memory_after_cold"], row["memory_after_reload"]
         print(
             f"{row['signatures']:>11,} {row['bytes'] / 2**20:>9.1f} {base:>12.3f}s {cold:>10.3f}s {cold / base:>5.2f}x"
-            f" {reload:>7.3f}s {after_cold['VmRSS']:>12.1f} / {after_cold['VmHWM']:<10.1f}"
+            f" {reload:>7.3f}s {check * 1000:>11.1f}ms {after_cold['VmRSS']:>12.1f} / {after_cold['VmHWM']:<10.1f}"
             f" {after_reload['VmRSS']:>6.1f} / {after_reload['VmHWM']:.1f}"
         )
-    print(f"(median of {RUNS} runs; memory in MiB; cold start = S3 download + clamd start until PING)")
+    print(
+        f"(median of {RUNS} runs; memory in MiB; cold start = S3 download, verification, clamd start until PING"
+        " and the engine check; reload includes the engine check; engine check = signature count + 4 canaries)"
+    )
     return 0
 
 

@@ -21,6 +21,7 @@ class Plan:
 
     name: str
     sizes: tuple[tuple[int, int], ...]  # (object bytes, repetitions)
+    zip_sizes: tuple[tuple[int, int], ...]  # zips of 10 MiB random members: (zip bytes, repetitions)
     small_files: int
     small_file_bytes: int
     synthetic_signatures: int
@@ -29,7 +30,7 @@ class Plan:
 
     @property
     def largest_size(self) -> int:
-        return max(size for size, _ in self.sizes)
+        return max(size for size, _ in (*self.sizes, *self.zip_sizes))
 
     @property
     def throughput_limits(self) -> ClamdLimits:
@@ -45,6 +46,7 @@ class Plan:
         return {
             "name": self.name,
             "sizes": [{"bytes": size, "repetitions": reps} for size, reps in self.sizes],
+            "zip_sizes": [{"bytes": size, "repetitions": reps} for size, reps in self.zip_sizes],
             "small_files": self.small_files,
             "small_file_bytes": self.small_file_bytes,
             "synthetic_signatures": self.synthetic_signatures,
@@ -56,6 +58,7 @@ class Plan:
 FULL = Plan(
     name="full",
     sizes=((4 * KIB, 15), (1 * MIB, 15), (16 * MIB, 15), (100 * MIB, 9)),
+    zip_sizes=((100 * MIB, 9),),
     small_files=50,
     small_file_bytes=4 * KIB,
     synthetic_signatures=1_000_000,
@@ -66,6 +69,7 @@ FULL = Plan(
 QUICK = Plan(
     name="quick",
     sizes=((4 * KIB, 3), (1 * MIB, 3), (16 * MIB, 2)),
+    zip_sizes=((16 * MIB, 2),),
     small_files=5,
     small_file_bytes=4 * KIB,
     synthetic_signatures=100_000,

@@ -47,7 +47,7 @@ def print_throughput(result: ThroughputResult) -> None:
         target = f"<= {RATIO_TARGET}: {_verdict(size.ratio <= RATIO_TARGET)}" if size.target_applies else "-"
         rows.append(
             [
-                human_size(size.size),
+                size.label,
                 str(len(size.scanner.samples)),
                 f"{ms(size.scanner.min)} / {ms(size.scanner.median)}",
                 f"{ms(size.clamdscan.min)} / {ms(size.clamdscan.median)}",
@@ -113,7 +113,7 @@ def print_targets(throughput: ThroughputResult, per_file: PerFileResult, memory:
     for size in throughput.sizes:
         if size.target_applies:
             print(
-                f"scanner/clamdscan at {human_size(size.size)}: {size.ratio:.2f} <= {RATIO_TARGET}: "
+                f"scanner/clamdscan at {size.label}: {size.ratio:.2f} <= {RATIO_TARGET}: "
                 f"{_verdict(size.ratio <= RATIO_TARGET)}"
             )
     print(

@@ -67,6 +67,13 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
         view["definitions"] = record.get("definitions") or None
     if status in {Verdict.INFECTED.value, Verdict.UNSCANNABLE.value}:
         view["signature"] = record.get("signature")
+    # Why a file was refused: what could not be read, or why scanning failed (and whether it is
+    # being retried automatically).
+    if status == Verdict.UNSCANNABLE.value and record.get("scanReason"):
+        view["reason"] = record["scanReason"]
+    if status == Verdict.ERROR.value:
+        view["reason"] = record.get("scanError") or "scanning failed"
+        view["automaticRescans"] = _plain(record.get("autoRescans", 0))
     if status in {Verdict.CLEAN.value, Verdict.INFECTED.value} and record.get("sha256"):
         view["sha256"] = record["sha256"]
     return view

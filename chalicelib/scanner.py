@@ -3,7 +3,7 @@
 The object is streamed into clamd ``INSTREAM`` in chunks while a sha256 is computed. When its
 first bytes say it is a container (zip, tar, gzip, bzip2, xz) it is also spooled to a temporary
 file, and while clamd unpacks and scans it the archive audit reads the spooled copy
-(``chalicelib.archive_audit``); a zip appended to other bytes (its directory at the end) is
+(``chalicelib.archives``); a zip appended to other bytes (its directory at the end) is
 audited through ranged reads of the object instead. ``verdicts.decide`` turns clamd's reply and
 the audit into the verdict.
 """
@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.archive_audit import (
+from chalicelib.archives import (
     EOCD_SEARCH_BYTES,
     SNIFF_BYTES,
     ArchiveAudit,

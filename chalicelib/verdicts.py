@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
-from chalicelib.archive_audit import AuditReport
+from chalicelib.archives import AuditReport
 from chalicelib.clamd import SIZE_LIMIT_REPLY
 
 

@@ -7,7 +7,9 @@
 - the event path S3 → EventBridge → SQS (all emulated) → the Chalice upload handler;
 - moto's Step Functions executor running ``statemachines/scan-object.asl.json``, whose scanner
   task reaches the in-process scanner through ``devstack.lambda_bridge``;
-- ``chalice local --stage local`` (a child process) serving the API.
+- ``chalice local --stage local`` (a child process) serving the API;
+- the app's scheduled functions (sweeper with its automatic rescans, definitions update, backup)
+  on their own schedules (``devstack.schedules``).
 
 Ctrl-C, SIGTERM or ``python -m devstack.local stop`` ends every process it started.
 """
@@ -106,6 +108,7 @@ class LocalStack:
             timed("scanner", self._start_scanner, stack)
             timed("eventPath", self._start_event_path, stack)
             timed("api", self._start_api, stack)
+            timed("schedules", self._start_schedules)
             self.outputs["phaseSeconds"] = phases
         except BaseException:
             self.stop()
@@ -161,12 +164,14 @@ class LocalStack:
         stack = create_main_stack(session, stage=STAGE, region=REGION)
         context = stack.context
         app_bucket = create_bucket(session.client("s3"), context, "AppBucket")
+        backup_bucket = create_bucket(session.client("s3"), context, "BackupBucket")
         cognito = session.client("cognito-idp")
         pool_id = create_user_pool(cognito, context)
         cognito.create_group(GroupName="admins", UserPoolId=pool_id, Description="Manabi Plus operators")
         self.outputs.update(
             dataBucket=stack.data_bucket,
             appBucket=app_bucket,
+            backupBucket=backup_bucket,
             filesTable=stack.files_table,
             stateMachineArn=stack.state_machine_arn,
             alertTopicArn=stack.alert_topic_arn,
@@ -201,7 +206,11 @@ class LocalStack:
         bridge = LambdaBridge().install()
         bridge.register(stack.scanner_function_arn, lambda event, context: handle_scan(event, scanner))
         self._cleanups.append(bridge.uninstall)
-        self.outputs.update(clamd=runtime.address, clamdLog=str(self.state_dir / "clamd" / "clamd.log"))
+        self.outputs.update(
+            clamd=runtime.address,
+            clamdLog=str(self.state_dir / "clamd" / "clamd.log"),
+            clamdPidFile=str(self.state_dir / "clamd" / "clamd.pid"),
+        )
 
     def _start_event_path(self, stack: Any) -> None:
         sqs = boto3.client("sqs", region_name=REGION)
@@ -216,6 +225,16 @@ class LocalStack:
         events.put_rule(Name="local-manabiplus-object-created", EventPattern=json.dumps(pattern))
         events.put_targets(Rule="local-manabiplus-object-created", Targets=[{"Id": "uploads", "Arn": queue_arn}])
         os.environ.update(_stage_environment())
+        # The resources as created here, and the local mirror as the definitions source.
+        os.environ.update(
+            DATA_BUCKET=stack.data_bucket,
+            FILES_TABLE=stack.files_table,
+            APP_BUCKET=self.outputs["appBucket"],
+            BACKUP_BUCKET=self.outputs["backupBucket"],
+            SCAN_STATE_MACHINE_ARN=stack.state_machine_arn,
+            ALERT_TOPIC_ARN=stack.alert_topic_arn,
+            DEFINITIONS_SOURCE=self.outputs["definitionsMirror"],
+        )
         poller = threading.Thread(target=self._deliver_events, args=(sqs, queue_url), name="upload-events", daemon=True)
         poller.start()
         self._cleanups.append(lambda: poller.join(timeout=5))
@@ -294,6 +313,14 @@ class LocalStack:
             pid=os.getpid(),
             readySeconds=round(time.monotonic() - self.started_at, 2),
         )
+
+    def _start_schedules(self) -> None:
+        from app import app
+        from devstack.schedules import LocalScheduler
+
+        scheduler = LocalScheduler(app).start()
+        self._cleanups.append(scheduler.stop)
+        self.outputs["schedules"] = {job.name: job.expression for job in scheduler.jobs}
 
     def stop(self) -> None:
         if self._stopped:
@@ -397,11 +424,29 @@ def banner(info: dict[str, Any]) -> str:
     )
 
 
+def _stop_orphaned_clamd(state_dir: Path) -> None:
+    """A stack killed without its cleanup (SIGKILL) leaves its clamd running: stop that one."""
+    pid_file = state_dir / "clamd" / "clamd.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"clamd" in command_line and str(state_dir / "clamd").encode() in command_line and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def stop_running(state_dir: Path, timeout: float = 30) -> bool:
     """Stop the stack recorded in ``state_dir``; False when none was running."""
     info = read_info(state_dir)
     if not info or not _alive(int(info.get("pid", 0))):
         (state_dir / "stack.json").unlink(missing_ok=True)
+        _stop_orphaned_clamd(state_dir)
         return False
     os.kill(int(info["pid"]), signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -409,6 +454,7 @@ def stop_running(state_dir: Path, timeout: float = 30) -> bool:
         time.sleep(0.1)
     if _alive(int(info["pid"])):
         raise LocalStackError(f"local stack (pid {info['pid']}) did not stop within {timeout}s")
+    _stop_orphaned_clamd(state_dir)
     return True
 
 

@@ -294,10 +294,12 @@ def steps_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             output = json.loads(event["stateExitedEventDetails"].get("output") or "{}")
             scan = output.get("scan") if isinstance(output, dict) else None
             if step["state"] == "Scan" and isinstance(scan, dict):
-                step["detail"] = f"{scan.get('verdict')} {scan.get('signature') or ''}".strip()
+                detail = f"{scan.get('verdict')} {scan.get('signature') or ''}".strip()
+                step["detail"] = f"{detail}: {scan['reason']}" if scan.get("reason") else detail
         elif kind in {"TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"} and steps:
             details: dict[str, Any] = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
-            steps[-1]["detail"] = f"failed: {details.get('error', '')}".strip()
+            cause = f": {details['cause']}" if details.get("cause") else ""
+            steps[-1]["detail"] = f"failed: {details.get('error', '')}{cause}".strip()
     for step in steps:
         step.pop("_start")
     return steps

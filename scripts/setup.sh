@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-DEBIAN_PACKAGES=(clamav-daemon clamdscan clamav clamav-testfiles zip)
+# What the scanner runs with (its container image installs the same): clamd, the ClamAV test file
+# its engine check scans, libarchive for the archive audit. Then tools the tests and benchmarks use.
+SCANNER_PACKAGES=(clamav-daemon clamav clamav-testfiles libarchive13)
+TOOL_PACKAGES=(clamdscan zip gcab arj)
+DEBIAN_PACKAGES=("${SCANNER_PACKAGES[@]}" "${TOOL_PACKAGES[@]}")
 
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do

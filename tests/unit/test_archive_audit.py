@@ -10,8 +10,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from chalicelib import archive_audit
-from chalicelib.archive_audit import ArchiveAudit, AuditLimits, Finding, has_end_record, sniff
+from chalicelib.archives import ArchiveAudit, AuditLimits, Finding, findings, has_end_record, sniff
 
 LIMITS = AuditLimits(max_file=1024 * 1024, max_scan=4 * 1024 * 1024, max_files=20, max_recursion=3)
 
@@ -54,7 +53,7 @@ def test_the_real_size_counts_not_the_header() -> None:
     struct.pack_into("<I", data, local + 22, 100)
     struct.pack_into("<I", data, central + 24, 100)
     finding, _ = audit(bytes(data))
-    assert finding is not None and finding.signature == archive_audit.MEMBER_TOO_LARGE
+    assert finding is not None and finding.signature == findings.ZIP_MEMBER_TOO_LARGE
 
 
 def test_a_header_that_understates_the_size_is_a_mismatch() -> None:
@@ -63,14 +62,14 @@ def test_a_header_that_understates_the_size_is_a_mismatch() -> None:
     struct.pack_into("<I", data, local + 22, 100)
     struct.pack_into("<I", data, central + 24, 100)
     finding, _ = audit(bytes(data))
-    assert finding is not None and finding.signature == archive_audit.SIZE_MISMATCH
+    assert finding is not None and finding.signature == findings.SIZE_MISMATCH
 
 
 def test_a_local_header_that_disagrees_with_the_directory_is_refused() -> None:
     data = bytearray(zip_of({"a": b"x" * 100}))
     struct.pack_into("<I", data, data.index(b"PK\x03\x04") + 18, 7)  # compressed size
     finding, _ = audit(bytes(data))
-    assert finding is not None and finding.signature == archive_audit.HEADER_MISMATCH
+    assert finding is not None and finding.signature == findings.HEADER_MISMATCH
 
 
 def test_lzma_members_are_streamed_to_clamd_by_themselves() -> None:
@@ -110,7 +109,7 @@ def test_a_saturated_end_record_means_clamd_extracts_nothing_so_every_member_is_
 
 @pytest.mark.parametrize(
     ("method", "signature"),
-    [(zipfile.ZIP_STORED, None), (9, archive_audit.UNSUPPORTED_METHOD), (98, archive_audit.UNSUPPORTED_METHOD)],
+    [(zipfile.ZIP_STORED, None), (9, findings.UNSUPPORTED_METHOD), (98, findings.UNSUPPORTED_METHOD)],
     ids=["stored", "deflate64", "ppmd"],
 )
 def test_methods_nobody_here_can_read_are_unsupported(method: int, signature: str | None) -> None:
@@ -123,18 +122,18 @@ def test_methods_nobody_here_can_read_are_unsupported(method: int, signature: st
 
 def test_too_many_members_and_too_deep_nesting_are_limits() -> None:
     many, _ = audit(zip_of({f"f{index}": b"x" for index in range(LIMITS.max_files + 1)}))
-    assert many is not None and many.signature == archive_audit.TOO_MANY_FILES
+    assert many is not None and many.signature == findings.TOO_MANY_FILES
     nested = b"core"
     for level in range(LIMITS.max_recursion + 2):
         nested = zip_of({f"level{level}.zip": nested})
     deep, _ = audit(nested)
-    assert deep is not None and deep.signature == archive_audit.TOO_DEEP
+    assert deep is not None and deep.signature == findings.TOO_DEEP
 
 
 def test_all_members_together_are_held_to_the_scan_size() -> None:
     members = {f"part{index}": b"\0" * LIMITS.max_file for index in range(5)}
     finding, _ = audit(zip_of(members))
-    assert finding is not None and finding.signature == archive_audit.ARCHIVE_TOO_LARGE
+    assert finding is not None and finding.signature == findings.ARCHIVE_TOO_LARGE
 
 
 def test_overlapping_members_are_refused() -> None:
@@ -142,7 +141,7 @@ def test_overlapping_members_are_refused() -> None:
     second = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)
     struct.pack_into("<I", data, second + 42, 0)  # b's local header offset -> a's
     finding, _ = audit(bytes(data))
-    assert finding is not None and finding.signature in {archive_audit.OVERLAPPING, archive_audit.HEADER_MISMATCH}
+    assert finding is not None and finding.signature in {findings.OVERLAPPING, findings.HEADER_MISMATCH}
 
 
 def test_a_truncated_member_is_unreadable() -> None:
@@ -150,7 +149,7 @@ def test_a_truncated_member_is_unreadable() -> None:
     directory = data.index(b"PK\x01\x02")
     damaged = data[:200] + b"\0" * (directory - 200) + data[directory:]
     finding, _ = audit(damaged)
-    assert finding is not None and finding.signature == archive_audit.UNREADABLE
+    assert finding is not None and finding.signature == findings.UNREADABLE
 
 
 def test_sniffing_is_by_content() -> None:
