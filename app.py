@@ -1,28 +1,25 @@
-"""Manabi Plus (まなび+) backend: wires the Chalice app together; the code lives in chalicelib/."""
-
-import logging
+"""Manabi Plus (まなび+) backend: wires the Chalice app together; the code lives in chalicelib/
+(the map: docs/ARCHITECTURE.md)."""
 
 from chalice import Chalice
 
-from chalicelib import http
-from chalicelib.auth import cors
-from chalicelib.definitions_schedule import definitions_jobs
-from chalicelib.jobs import jobs
-from chalicelib.routes.admin import admin_api
-from chalicelib.routes.files import files_api
-from chalicelib.routes.me import me_api
-from chalicelib.upload_events import upload_events
+from chalicelib import logs
+from chalicelib.api import middleware
+from chalicelib.api.admin import admin_api
+from chalicelib.api.auth import cors
+from chalicelib.api.files import files_api
+from chalicelib.api.me import me_api
+from chalicelib.functions.schedules import schedules
+from chalicelib.functions.upload_events import upload_events
 
+logs.configure()
 app = Chalice(app_name="manabiplus")
-app.log.setLevel(logging.INFO)
-logging.getLogger("manabiplus").setLevel(logging.INFO)
-app.register_middleware(http.handle, "http")
+app.register_middleware(middleware.handle, "http")
 app.register_blueprint(files_api)
 app.register_blueprint(me_api)
 app.register_blueprint(admin_api)
 app.register_blueprint(upload_events)
-app.register_blueprint(definitions_jobs)
-app.register_blueprint(jobs)
+app.register_blueprint(schedules)
 
 
 @app.route("/health", cors=cors)

@@ -26,10 +26,12 @@ import boto3
 from moto import mock_aws
 
 from bench.synthetic_db import write_synthetic_hdb
-from chalicelib.clamd_process import ClamdLimits, ClamdProcess
-from chalicelib.definitions_store import DefinitionFile, DefinitionsStore, Manifest
-from chalicelib.definitions_updater import count_signatures
-from chalicelib.scanner_runtime import ScannerRuntime, verify_engine
+from chalicelib.clamav.engine import verify_engine
+from chalicelib.clamav.process import ClamdLimits, ClamdProcess
+from chalicelib.clamav.runtime import ScannerRuntime
+from chalicelib.definitions.manifest import DefinitionFile, Manifest
+from chalicelib.definitions.sources import count_signatures
+from chalicelib.definitions.store import DefinitionsStore
 from devstack.clamd import hash_signature, write_offline_database
 
 BUCKET = "bench-manabiplus-app"

@@ -50,7 +50,7 @@ def measure_ready(runs: int, workdir: Path) -> list[dict[str, Any]]:
 
 
 def measure_latency(samples: int, size: int, workdir: Path) -> dict[str, Any]:
-    from chalicelib.clamd import ClamdClient
+    from chalicelib.clamav.client import ClamdClient
     from manabi_cli.api import resolve_target
     from manabi_cli.session import Session
 

@@ -25,7 +25,7 @@ from bench.plan import FULL, NO_CLEAN_CACHE, QUICK, Plan, Workspace
 from bench.services import MotoServer, create_versioned_bucket, s3_client
 from bench.stats import human_size
 from bench.throughput import run_throughput
-from chalicelib.scanner import CHUNK_BYTES
+from chalicelib.scanning.scanner import CHUNK_BYTES
 from devstack.clamd import write_offline_database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -10,9 +10,9 @@ from typing import Any
 
 from bench.services import BUCKET, BenchmarkError
 from chalicelib.config import ScannerSettings
-from chalicelib.scanner import ObjectScanner
-from chalicelib.scanner_handler import build_scanner
-from chalicelib.verdicts import Verdict
+from chalicelib.scanning.scanner import ObjectScanner
+from chalicelib.scanning.verdicts import Verdict
+from chalicelib.wiring import build_scanner
 
 CLAMD_TIMEOUT_SECONDS = 600.0
 MAX_DEFINITIONS_AGE_HOURS = 48.0

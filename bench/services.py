@@ -13,7 +13,7 @@ from typing import IO, Any
 import boto3
 from botocore.config import Config
 
-from chalicelib.clamd_process import terminate
+from chalicelib.clamav.process import terminate
 
 LOOPBACK = "127.0.0.1"
 REGION = "ap-northeast-1"

@@ -27,7 +27,7 @@ from bench.scanning import (
     timed_scan,
 )
 from bench.stats import MIB, Timing, human_size, mib
-from chalicelib.scanner import ObjectScanner
+from chalicelib.scanning.scanner import ObjectScanner
 from devstack.clamd import ClamdProcess
 
 RATIO_TARGET = 1.25

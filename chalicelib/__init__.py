@@ -1,1 +1,1 @@
-"""Everything that runs in Lambda: configuration, domain services and AWS adapters."""
+"""Everything that runs in Lambda. The map: docs/ARCHITECTURE.md."""

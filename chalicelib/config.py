@@ -35,7 +35,7 @@ def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool = False) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -43,7 +43,7 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigurationError(f"environment variable {name} must be a number, got {raw!r}") from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise ConfigurationError(f"environment variable {name} must be positive, got {raw!r}")
     return value
 
@@ -75,18 +75,6 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigurationError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
-_secrets: dict[str, str] = {}
-
-
-def origin_secret_from(secret_arn: str) -> str:
-    """The CloudFront origin secret from Secrets Manager, read once per container."""
-    if secret_arn not in _secrets:
-        from chalicelib.clients import client
-
-        _secrets[secret_arn] = str(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
-    return _secrets[secret_arn]
-
-
 @dataclass(frozen=True)
 class ApiSettings:
     """What the REST API needs. ``require_origin_secret`` is on in stag and prod: requests that did
@@ -108,8 +96,10 @@ class ApiSettings:
         require = _flag(env, "REQUIRE_ORIGIN_SECRET")
         secret = env.get("ORIGIN_SECRET", "").strip()
         secret_arn = env.get("ORIGIN_SECRET_ARN", "").strip()
-        if require and not secret and secret_arn:
-            secret = origin_secret_from(secret_arn)
+        if require and not secret and secret_arn:  # read once per container: wiring keeps the settings
+            from chalicelib.clients import client
+
+            secret = str(client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
         if require and len(secret) < 16:
             raise ConfigurationError(
                 "environment variable ORIGIN_SECRET (or the secret ORIGIN_SECRET_ARN names) must hold "
@@ -186,13 +176,17 @@ class BackupSettings:
 
 @dataclass(frozen=True)
 class DefinitionsUpdateSettings:
-    """The scheduled definitions updater: where to fetch from, where to publish, whom to alert."""
+    """The scheduled definitions updater: where to fetch from, where to publish, whom to alert, and
+    (``RESCAN_CLEAN_HOURS`` > 0) where the rescans of recent CLEAN files start."""
 
     source: str
     bucket: str
     prefix: str
     alert_topic_arn: str
     rescan_clean_hours: float = 0.0
+    files_table: str = ""
+    data_bucket: str = ""
+    state_machine_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DefinitionsUpdateSettings:
@@ -202,8 +196,17 @@ class DefinitionsUpdateSettings:
             bucket=_required(env, "APP_BUCKET"),
             prefix=_prefix(env, "DEFINITIONS_PREFIX", DEFAULT_DEFINITIONS_PREFIX),
             alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
-            rescan_clean_hours=float(env.get("RESCAN_CLEAN_HOURS", "0").strip() or 0),
+            rescan_clean_hours=_number(env, "RESCAN_CLEAN_HOURS", 0.0, allow_zero=True),
+            **{name: env.get(variable, "").strip() for name, variable in _RESCAN_TARGETS.items()},
         )
+
+    def require_rescan_targets(self) -> None:
+        missing = [variable for name, variable in _RESCAN_TARGETS.items() if not getattr(self, name)]
+        if missing:
+            raise ConfigurationError(f"RESCAN_CLEAN_HOURS needs environment variable(s) {', '.join(missing)}")
+
+
+_RESCAN_TARGETS = dict(files_table="FILES_TABLE", data_bucket="DATA_BUCKET", state_machine_arn="SCAN_STATE_MACHINE_ARN")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chalicelib.clamd_process import CLAMD_BINARY, MIB, ClamdLimits, ClamdProcess, render_config
-from chalicelib.engine_check import EICAR
+from chalicelib.clamav.canaries import EICAR
+from chalicelib.clamav.process import CLAMD_BINARY, MIB, ClamdLimits, ClamdProcess, render_config
 
 __all__ = [
     "CLAMD_BINARY",
@@ -69,7 +69,14 @@ def write_offline_database(
     content_digest = hashlib.sha256("".join(digests).encode()).hexdigest()
     version = f"manabi-offline-{content_digest[:12]}"
     built = (built_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    manifest = {"version": version, "built_at": built, "files": entries}
+    signatures = 1 + len(hashes)  # one body signature, and a hash signature per line
+    manifest = {
+        "version": version,
+        "built_at": built,
+        "files": entries,
+        "signatures": signatures,
+        "min_signatures": signatures,
+    }
     (database_dir / manifest_name).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return version
 

@@ -147,14 +147,15 @@ class LocalStack:
     def _publish_definitions(self, stack: Any) -> None:
         """The offline signatures reach the app bucket through the real updater, from a local mirror."""
         from chalicelib.config import DefinitionsUpdateSettings
-        from chalicelib.definitions_schedule import run_update
+        from chalicelib.wiring import build_definitions_updater
         from devstack.definitions_mirror import DefinitionsMirror
 
         mirror = DefinitionsMirror(self.state_dir / "mirror").start()
         self._cleanups.append(mirror.stop)
         mirror.release()
         settings = DefinitionsUpdateSettings(mirror.url, self.outputs["appBucket"], "clamav/", stack.alert_topic_arn)
-        result = run_update(settings, boto3.client("s3", region_name=REGION), boto3.client("sns", region_name=REGION))
+        s3, sns = boto3.client("s3", region_name=REGION), boto3.client("sns", region_name=REGION)
+        result = build_definitions_updater(settings, s3, sns).run()
         self.outputs.update(definitions=result["version"], definitionsMirror=mirror.url)
 
     def _create_resources(self) -> Any:
@@ -185,7 +186,8 @@ class LocalStack:
     def _start_scanner(self, stack: Any) -> None:
         """The scanner as on Lambda: its runtime fetches the published set and runs clamd."""
         from chalicelib.config import ScannerSettings
-        from chalicelib.scanner_handler import build_runtime, build_scanner, handle_scan
+        from chalicelib.functions.scanner import handle_scan
+        from chalicelib.wiring import build_runtime, build_scanner
         from devstack.lambda_bridge import LambdaBridge
 
         settings = ScannerSettings(
@@ -242,7 +244,7 @@ class LocalStack:
 
     def _deliver_events(self, sqs: Any, queue_url: str) -> None:
         """What Lambda's EventBridge integration does on AWS: hand each event to the handler."""
-        from chalicelib.upload_events import on_object_created
+        from chalicelib.functions.upload_events import on_object_created
 
         while not self._stopping.is_set():
             try:

@@ -15,8 +15,8 @@ import sys
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.backups import RestoreError, restore_file
-from chalicelib.files import FilesRepo
+from chalicelib.files.repository import FilesRepo
+from chalicelib.upkeep.backups import RestoreError, restore_file
 
 TOKYO, OSAKA = "ap-northeast-1", "ap-northeast-3"
 

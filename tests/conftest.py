@@ -16,11 +16,17 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-from devstack.clamd import ClamdLimits, ClamdProcess, temporary_clamd
+from chalicelib import wiring
+from devstack.clamd import ClamdProcess, temporary_clamd
+from tests.support.limits import TEST_LIMITS
 
-MIB = 1024 * 1024
-# Small limits keep the oversize cases cheap; the scanner's limit equals StreamMaxLength.
-TEST_LIMITS = ClamdLimits(stream_max=16 * MIB, max_file=16 * MIB, max_scan=64 * MIB, max_recursion=17, max_files=1000)
+
+@pytest.fixture(autouse=True)
+def fresh_services() -> Iterator[None]:
+    """Each test builds its services anew from its own environment, as a new container would."""
+    wiring.reset()
+    yield
+    wiring.reset()
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,11 @@ import requests
 from chalice.test import Client
 
 from app import app
-from chalicelib.auth import LOCAL_WEB_ORIGIN
-from chalicelib.ids import new_file_id
+from chalicelib.api.auth import LOCAL_WEB_ORIGIN
+from chalicelib.files.ids import new_file_id
 from devstack.clamd import EICAR
 from devstack.resources import MainStack
-from tests.functional.conftest import REGION, Pipeline
+from tests.support.pipeline import REGION, Pipeline
 
 ALICE, BOB, ADMIN = "sub-alice", "sub-bob", "sub-admin"
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,7 +255,15 @@ def test_admin_sees_definitions_once_published(api: Api, aws: boto3.Session) -> 
     s3.create_bucket(Bucket="local-manabiplus-app", CreateBucketConfiguration={"LocationConstraint": REGION})
     response = api.call("GET", "/admin/definitions", user=ADMIN, groups=["admins"])
     assert (response.status_code, response.json["code"]) == (404, "definitions_not_published")
-    manifest = {"version": "daily-27512", "built_at": "2026-11-29T03:00:00Z", "files": []}
+    manifest = {
+        "version": "daily-27512",
+        "built_at": "2026-11-29T03:00:00Z",
+        "files": [{"name": "daily.cvd", "size": 1, "sha256": "0" * 64, "key": "clamav/daily-27512/daily.cvd"}],
+        "source": "https://database.clamav.net",
+        "published_at": "2026-11-29T03:05:00.000Z",
+        "signatures": 2_076_500,
+        "min_signatures": 1_868_850,
+    }
     s3.put_object(Bucket="local-manabiplus-app", Key="clamav/manifest.json", Body=json.dumps(manifest))
     assert api.call("GET", "/admin/definitions", user=ADMIN, groups=["admins"]).json == manifest
 

@@ -6,14 +6,25 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from chalicelib.backups import RestoreError, backup_key, restore_file
 from chalicelib.config import BackupSettings
-from chalicelib.files import FilesRepo
-from chalicelib.jobs import run_backup
+from chalicelib.files.repository import FilesRepo
+from chalicelib.functions.schedules import backup_data
+from chalicelib.upkeep.backups import RestoreError, backup_key, restore_file
 from devstack.clamd import EICAR
 from devstack.resources import MainStack, create_bucket
 from manabi_cli import restore as restore_cli
-from tests.functional.conftest import REGION, Pipeline
+from tests.support.pipeline import REGION, Pipeline
+from tests.support.schedules import run_scheduled
+
+
+def run_backup(settings: BackupSettings) -> dict[str, int]:
+    """The daily backup as EventBridge runs it, with only its own function's environment."""
+    environment = {
+        "DATA_BUCKET": settings.data_bucket,
+        "FILES_TABLE": settings.files_table,
+        "BACKUP_BUCKET": settings.backup_bucket,
+    }
+    return run_scheduled(backup_data, environment)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

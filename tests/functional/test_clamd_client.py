@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.clamd import SIZE_LIMIT_REPLY, ClamdClient, ClamdTimeoutError, ClamdUnavailableError
-from chalicelib.verdicts import STREAM_TOO_LARGE, Verdict, classify_reply
+from chalicelib.clamav.client import ClamdClient
+from chalicelib.clamav.errors import ClamdTimeoutError, ClamdUnavailableError
+from chalicelib.clamav.replies import SIZE_LIMIT_REPLY, STREAM_TOO_LARGE
+from chalicelib.scanning.verdicts import Verdict, classify_reply
 from devstack.clamd import EICAR, EICAR_SIGNATURE, UNOFFICIAL, ClamdLimits, ClamdProcess, temporary_clamd
-from tests.conftest import MIB, TEST_LIMITS
+from tests.support.limits import MIB, TEST_LIMITS
 
 
 def test_ping_version_and_verdicts(clamd: ClamdProcess) -> None:

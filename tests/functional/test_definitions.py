@@ -14,13 +14,14 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.definitions_store import DefinitionsStore
-from chalicelib.definitions_updater import DefinitionsUpdateError, read_cvd_header
-from chalicelib.verdicts import Verdict
+from chalicelib.definitions.errors import DefinitionsUpdateError
+from chalicelib.definitions.sources import read_cvd_header
+from chalicelib.definitions.store import DefinitionsStore
+from chalicelib.scanning.verdicts import Verdict
 from devstack.clamd import hash_signature
 from devstack.definitions_mirror import DefinitionsMirror
 from devstack.resources import MainStack
-from tests.functional.conftest import REGION, AlertInbox, clamd_pids, put
+from tests.support.pipeline import REGION, AlertInbox, clamd_pids, put
 
 MIB = 1024 * 1024
 
@@ -116,15 +117,28 @@ def test_missing_definitions_are_refused(aws: boto3.Session, stack: MainStack, r
     assert "no definitions published" in result.reason
 
 
+@pytest.mark.parametrize(
+    "stage_settings",
+    [{}, {"REQUIRE_ORIGIN_SECRET": "true", "ORIGIN_SECRET_ARN": ""}],
+    ids=["local", "like-stag-and-prod"],
+)
 def test_the_schedule_is_a_chalice_function_and_can_rescan_recent_clean_files(
-    aws: boto3.Session, stack: MainStack, app_bucket: str, mirror: DefinitionsMirror, tmp_path: Path, pipeline: Any
+    aws: boto3.Session,
+    stack: MainStack,
+    app_bucket: str,
+    mirror: DefinitionsMirror,
+    tmp_path: Path,
+    pipeline: Any,
+    stage_settings: dict[str, str],
 ) -> None:
+    """In stag and prod the API needs the CloudFront origin secret; the updater's function has
+    none (and may not read it), so its rescans must not be built from the API's settings."""
     key = "uploads/user-1/recent"
     recent_version, _ = pipeline.upload(key, b"clean an hour ago")
     version = mirror.release()
     config = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
     config["stages"]["local"]["environment_variables"].update(
-        DEFINITIONS_SOURCE=mirror.url, ALERT_TOPIC_ARN=stack.alert_topic_arn, RESCAN_CLEAN_HOURS="24"
+        DEFINITIONS_SOURCE=mirror.url, ALERT_TOPIC_ARN=stack.alert_topic_arn, RESCAN_CLEAN_HOURS="24", **stage_settings
     )
     (tmp_path / ".chalice").mkdir()
     (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))

@@ -21,17 +21,18 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.clamav.errors import EngineCheckError
+from chalicelib.clamav.runtime import ScannerRuntime
 from chalicelib.config import ScannerSettings
-from chalicelib.definitions_store import DefinitionFile, DefinitionsStore, Manifest
-from chalicelib.definitions_updater import count_signatures
-from chalicelib.engine_check import EngineCheckError
-from chalicelib.scanner import ObjectScanner
-from chalicelib.scanner_handler import build_runtime, build_scanner
-from chalicelib.scanner_runtime import ScannerRuntime
-from chalicelib.verdicts import Verdict
+from chalicelib.definitions.manifest import DefinitionFile, Manifest
+from chalicelib.definitions.sources import count_signatures
+from chalicelib.definitions.store import DefinitionsStore
+from chalicelib.scanning.scanner import ObjectScanner
+from chalicelib.scanning.verdicts import Verdict
+from chalicelib.wiring import build_runtime, build_scanner
 from devstack.clamd import EICAR, EICAR_SIGNATURE, UNOFFICIAL, write_offline_database
 from devstack.resources import MainStack
-from tests.functional.conftest import REGION, clamd_pids
+from tests.support.pipeline import REGION, clamd_pids
 
 MIB = 1024 * 1024
 
@@ -184,7 +185,7 @@ def test_a_dead_clamd_is_restarted_once_and_reaped(runtime: Runtime, offline_set
 
 
 def test_the_engine_check_needs_the_clamav_test_file(tmp_path: Path) -> None:
-    from chalicelib.engine_check import canaries
+    from chalicelib.clamav.canaries import canaries
 
     with pytest.raises(EngineCheckError, match="clamav-testfiles"):
         canaries(tmp_path / "missing-clam.exe")

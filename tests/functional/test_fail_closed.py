@@ -15,13 +15,13 @@ import zipfile
 
 import pytest
 
-from chalicelib.archives import findings
-from chalicelib.errors import ForbiddenError
-from chalicelib.files import public_view
+from chalicelib.files.errors import NotCleanError
+from chalicelib.files.records import public_view
+from chalicelib.scanning.archives import findings
 from devstack.clamd import EICAR, EICAR_SIGNATURE, UNOFFICIAL
-from tests.conftest import TEST_LIMITS
-from tests.functional.conftest import Pipeline
-from tests.functional.samples import libarchive_sample, ole2_document, tool_sample, unique_bytes
+from tests.support.limits import TEST_LIMITS
+from tests.support.pipeline import Pipeline
+from tests.support.samples import libarchive_sample, ole2_document, tool_sample, unique_bytes
 
 EICAR_FOUND = EICAR_SIGNATURE + UNOFFICIAL
 # Zeros compress to almost nothing: a member far over MaxFileSize in a few KiB of zip.
@@ -81,7 +81,7 @@ def assert_locked(pipeline: Pipeline, key: str, version: str, verdict: str, sign
     assert (tags["scan-status"], tags.get("scan-signature")) == (verdict, signature), tags
     record = pipeline.record_of(key)
     assert (record["scanStatus"], record["signature"]) == (verdict, signature)
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(NotCleanError):
         pipeline.download(key)
     return record
 

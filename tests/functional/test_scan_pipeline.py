@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from chalicelib.config import ScannerSettings
-from chalicelib.definitions import parse_timestamp
-from chalicelib.scanner_handler import build_scanner, handle_scan
-from chalicelib.verdicts import OBJECT_TOO_LARGE
+from chalicelib.functions.scanner import handle_scan
+from chalicelib.scanning.verdicts import OBJECT_TOO_LARGE
+from chalicelib.timestamps import parse
+from chalicelib.wiring import build_scanner
 from devstack.clamd import (
     CLAMAV_TEST_FILE_SIGNATURE,
     EICAR,
@@ -23,9 +24,9 @@ from devstack.clamd import (
     write_offline_database,
 )
 from devstack.lambda_bridge import LambdaBridge
-from tests.conftest import TEST_LIMITS
-from tests.functional.conftest import AlertInbox, Pipeline, scanner_settings
-from tests.functional.samples import CLAMAV_TESTFILES, encrypted_zip, nested_zip, unique_bytes, zipped
+from tests.support.limits import TEST_LIMITS
+from tests.support.pipeline import AlertInbox, Pipeline, scanner_settings
+from tests.support.samples import CLAMAV_TESTFILES, encrypted_zip, nested_zip, unique_bytes, zipped
 
 EICAR_FOUND = EICAR_SIGNATURE + UNOFFICIAL
 
@@ -52,7 +53,7 @@ def test_clean_file_is_released(pipeline: Pipeline) -> None:
     tags = pipeline.tags(key, version)
     assert tags["scan-definitions"] == record["definitions"]
     assert record["definitions"].startswith("manabi-offline-")
-    assert parse_timestamp(tags["scanned-at"]).tzinfo is not None
+    assert parse(tags["scanned-at"]).tzinfo is not None
     assert record["scannedBytes"] == len(body)
     assert record["sha256"] == hashlib.sha256(body).hexdigest()
 

@@ -9,10 +9,22 @@ import boto3
 import pytest
 
 from chalicelib.config import SweepSettings
-from chalicelib.jobs import SCAN_GRACE, UPLOAD_GRACE, run_sweep
+from chalicelib.functions.schedules import SCAN_GRACE, UPLOAD_GRACE, sweep_stuck_uploads
 from devstack.clamd import EICAR
 from devstack.resources import MainStack
-from tests.functional.conftest import AlertInbox, Pipeline
+from tests.support.pipeline import AlertInbox, Pipeline
+from tests.support.schedules import run_scheduled
+
+
+def run_sweep(settings: SweepSettings) -> dict[str, Any]:
+    """The sweeper as EventBridge runs it, with only its own function's environment."""
+    environment = {
+        "DATA_BUCKET": settings.data_bucket,
+        "FILES_TABLE": settings.files_table,
+        "SCAN_STATE_MACHINE_ARN": settings.state_machine_arn,
+        "ALERT_TOPIC_ARN": settings.alert_topic_arn,
+    }
+    return run_scheduled(sweep_stuck_uploads, environment)  # type: ignore[no-any-return]
 
 
 def backdate(pipeline: Pipeline, key: str, **fields: str) -> None:

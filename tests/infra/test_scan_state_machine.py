@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.clamav.errors import ClamdTimeoutError, ClamdUnavailableError
+from chalicelib.scanning.errors import ObjectUnavailableError, ScanRequestError, StorageThrottledError
+from chalicelib.upkeep.sweeper import PERMANENT_ERRORS
 from devstack.templates import INFRA, STATE_MACHINE_DIR, TemplateContext, load_template, render_state_machine
 
 DEFINITION: dict[str, Any] = json.loads((STATE_MACHINE_DIR / "scan-object.asl.json").read_text())
@@ -76,10 +79,17 @@ def test_every_task_catches_everything(name: str) -> None:
 
 
 def test_only_transient_scanner_failures_are_retried() -> None:
+    """The names are the exception classes' own: a rename breaks this test, not the retries."""
     (retry,) = STATES["Scan"]["Retry"]
     assert "States.ALL" not in retry["ErrorEquals"]
-    assert {"ClamdUnavailableError", "StorageThrottledError"} <= set(retry["ErrorEquals"])
-    assert "ClamdTimeoutError" not in retry["ErrorEquals"]
+    assert {ClamdUnavailableError.__name__, StorageThrottledError.__name__} <= set(retry["ErrorEquals"])
+    assert ClamdTimeoutError.__name__ not in retry["ErrorEquals"]
+    for name in retry["ErrorEquals"]:
+        assert name.startswith("Lambda.") or name in {ClamdUnavailableError.__name__, StorageThrottledError.__name__}
+
+
+def test_the_sweeper_never_retries_what_cannot_pass() -> None:
+    assert {ObjectUnavailableError.__name__, ScanRequestError.__name__} == PERMANENT_ERRORS
 
 
 def test_the_template_substitutes_every_placeholder() -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.clamd_process import render_config
+from chalicelib.clamav.process import render_config
 from chalicelib.config import ScannerSettings
-from chalicelib.scanner_handler import build_runtime
+from chalicelib.wiring import build_runtime
 from devstack.templates import INFRA, TemplateContext
 from tests.infra.seed import DOMAIN, ENVIRONMENT, PARAMETERS, STAGES, tags, view
 

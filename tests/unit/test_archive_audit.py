@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from chalicelib.archives import ArchiveAudit, AuditLimits, Finding, findings, has_end_record, sniff
+from chalicelib.scanning.archives import ArchiveAudit, AuditLimits, Finding, findings, has_end_record, sniff
 
 LIMITS = AuditLimits(max_file=1024 * 1024, max_scan=4 * 1024 * 1024, max_files=20, max_recursion=3)
 

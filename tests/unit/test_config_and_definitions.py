@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from chalicelib.config import ConfigurationError, ScannerSettings, UploadEventSettings
-from chalicelib.definitions import DefinitionsUnavailableError, read_definitions
+from chalicelib.definitions.errors import DefinitionsUnavailableError
+from chalicelib.definitions.manifest import read_definitions
 
 
 def test_missing_settings_name_the_variable() -> None:
@@ -31,7 +32,14 @@ def test_upload_prefix_always_ends_with_a_slash() -> None:
 
 
 def test_definitions_come_from_the_manifest(tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text(json.dumps({"version": "daily-27512", "built_at": "2026-11-29T03:00:00Z"}))
+    manifest = {
+        "version": "daily-27512",
+        "built_at": "2026-11-29T03:00:00Z",
+        "files": [{"name": "daily.cvd", "size": 1, "sha256": "0" * 64}],
+        "signatures": 2_000_000,
+        "min_signatures": 1_800_000,
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     definitions = read_definitions(tmp_path, "ClamAV 1.4.6")
     assert definitions.version == "daily-27512"
     assert definitions.built_at == datetime(2026, 11, 29, 3, tzinfo=UTC)

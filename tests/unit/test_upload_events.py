@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib.uploads import (
+from chalicelib.scanning.errors import UploadEventError
+from chalicelib.scanning.requests import (
     EXECUTION_NAME_MAX,
     ScanRequest,
     ScanStarter,
-    UploadEventError,
     normalise_sequencer,
     parse_object_created,
 )

@@ -1,6 +1,8 @@
 import pytest
 
-from chalicelib.verdicts import STREAM_TOO_LARGE, ClamdReplyError, Verdict, classify_reply
+from chalicelib.clamav.errors import ClamdReplyError
+from chalicelib.clamav.replies import STREAM_TOO_LARGE
+from chalicelib.scanning.verdicts import Verdict, classify_reply
 
 
 @pytest.mark.parametrize(

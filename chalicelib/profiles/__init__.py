@@ -1,0 +1,1 @@
+"""A learner's profile (/me): display name, grade level, language, time zone."""

@@ -1,1 +1,0 @@
-"""HTTP routes, one blueprint per area; each view reads the request and calls one service."""

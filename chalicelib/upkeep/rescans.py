@@ -1,0 +1,45 @@
+"""Rescans: one file (an operator), every file not scanned with a definitions version (an
+operator, after an update), recent CLEAN files after new definitions (the updater). INFECTED
+verdicts are final and never rescanned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.files.errors import NoSuchFileError, NotUploadedError, RescanInProgressError, VerdictFinalError
+from chalicelib.files.repository import FilesRepo
+from chalicelib.scanning.requests import ScanRequest, ScanStarter
+from chalicelib.scanning.verdicts import NEVER_RESCANNED, PENDING_UPLOAD
+from chalicelib.timestamps import now
+
+
+class Rescans:
+    def __init__(self, repo: FilesRepo, starter: ScanStarter, data_bucket: str) -> None:
+        self._repo = repo
+        self._starter = starter
+        self._bucket = data_bucket
+
+    def rescan(self, owner_sub: str, file_id: str) -> str:
+        record = self._repo.get(owner_sub, file_id)
+        if record is None:
+            raise NoSuchFileError(f"no file {file_id}")
+        status = record["scanStatus"]
+        if status in NEVER_RESCANNED:
+            raise VerdictFinalError(f"file {file_id} is INFECTED: its verdict is final")
+        if status == PENDING_UPLOAD or not record.get("versionId"):
+            raise NotUploadedError(f"file {file_id} has not been uploaded")
+        execution = self._start(record)
+        if execution is None:
+            raise RescanInProgressError(f"a rescan of {file_id} was just started")
+        return execution
+
+    def rescan_all(self, not_scanned_with: str | None = None, clean_since: datetime | None = None) -> int:
+        """Rescan every matching file; returns how many scans started."""
+        return sum(self._start(record) is not None for record in self._repo.rescannable(not_scanned_with, clean_since))
+
+    def _start(self, record: dict[str, Any]) -> str | None:
+        request = ScanRequest.for_record(
+            self._bucket, record, record["versionId"], f"rescan-{now()}", record.get("sequencer", "")
+        )
+        return self._starter.start(request)

@@ -1,0 +1,1 @@
+"""Helpers shared by the test layers (fixtures stay in the conftest files)."""
