@@ -1,15 +1,17 @@
 """Build the one merge file `chalice package --merge-template` takes, and package a stage.
 
+    python infra/build.py main    --stage prod   # -> build/prod/main.json (the main stack alone)
     python infra/build.py merge   --stage prod   # -> build/prod/merge.json
     python infra/build.py package --stage prod   # merge, then chalice package -> build/prod/package/sam.json
     python infra/build.py chalice-config --stage prod --stack-description main-stack.json
                                                  # `chalice deploy` path: main stack outputs -> .chalice/config.json
 
-The merge file is infra/main.yaml with infra/app.yaml deep-merged onto it (see
+The main stack's template is built from the parts in infra/main/ (``load_main_template``:
+concatenated, each logical id in one part only); `main` writes it alone, for the `chalice deploy`
+path. The merge file is that template with infra/app.yaml deep-merged onto it (see
 ``merge_parts``); its Stage parameter defaults to the stage packaged, since the Chalice half
-(function settings, policy files) is stage-specific. The state
-machine's DefinitionS3Location is rewritten relative to the packaged template, where
-`aws cloudformation package` resolves it.
+(function settings, policy files) is stage-specific. The state machine's DefinitionS3Location is
+rewritten relative to the file written, where `aws cloudformation package` resolves it.
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devstack.templates import load_template  # noqa: E402
+from devstack.templates import load_main_template, load_template  # noqa: E402
 
 INFRA = ROOT / "infra"
 BUILD = ROOT / "build"
-MAIN_PART = INFRA / "main.yaml"
 APP_PART = INFRA / "app.yaml"
 STAGES = ("stag", "prod")
 REGION = "ap-northeast-1"
@@ -69,14 +70,25 @@ def package_dir(stage: str) -> Path:
 
 def merge_template(stage: str) -> dict[str, Any]:
     """The merge file's content for ``stage``."""
+    _check_stage(stage)
+    template = merge_parts(load_main_template(relative_to=package_dir(stage)), load_template(APP_PART))
+    template["Parameters"]["Stage"]["Default"] = stage
+    return template
+
+
+def _check_stage(stage: str) -> None:
     if stage not in STAGES:
         raise SystemExit(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
-    template = merge_parts(load_template(MAIN_PART), load_template(APP_PART))
-    template["Parameters"]["Stage"]["Default"] = stage
-    state_machine = template["Resources"]["ScanStateMachine"]["Properties"]
-    definition = (MAIN_PART.parent / state_machine["DefinitionS3Location"]).resolve()
-    state_machine["DefinitionS3Location"] = os.path.relpath(definition, package_dir(stage))
-    return template
+
+
+def write_main_template(stage: str) -> Path:
+    """The main stack alone (`chalice deploy` path), merged from infra/main/: build/{stage}/main.json."""
+    _check_stage(stage)
+    path = BUILD / stage / "main.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    template = load_main_template(relative_to=path.parent)
+    path.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def write_merge_file(stage: str) -> Path:
@@ -119,11 +131,13 @@ def write_chalice_config(stage: str, stack_description: Path, config_path: Path 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["merge", "package", "chalice-config"])
+    parser.add_argument("command", choices=["main", "merge", "package", "chalice-config"])
     parser.add_argument("--stage", required=True, choices=STAGES)
     parser.add_argument("--stack-description", type=Path, help="chalice-config: describe-stacks JSON of the main stack")
     arguments = parser.parse_args()
-    if arguments.command == "merge":
+    if arguments.command == "main":
+        result = write_main_template(arguments.stage)
+    elif arguments.command == "merge":
         result = write_merge_file(arguments.stage)
     elif arguments.command == "package":
         result = package(arguments.stage)

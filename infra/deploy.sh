@@ -6,7 +6,8 @@
 #   4 image                     docker build/push of infra/scanner/Dockerfile
 #   5 main+app  ap-northeast-1  DEPLOY_PATH=package (default): `chalice package` merged with the
 #                               infra (infra/build.py) -> `aws cloudformation package/deploy`;
-#                               DEPLOY_PATH=chalice: infra/main.yaml alone, its outputs written
+#                               DEPLOY_PATH=chalice: the main template alone (merged from
+#                               infra/main/ by infra/build.py main), its outputs written
 #                               into .chalice/config.json, `chalice deploy`, stage settings
 #                               Chalice cannot express, then main again with the API's origin.
 #
@@ -114,8 +115,8 @@ if [ "$DEPLOY_PATH" = package ]; then
   deploy_stack "$MAIN_REGION" "$MAIN_STACK" "build/$STAGE/package/packaged.yaml" "${MAIN_PARAMETERS[@]}"
 else
   echo "deploy: 5/5 main stack, then chalice deploy ($MAIN_REGION)"
-  mkdir -p "build/$STAGE"
-  run aws cloudformation package --region "$MAIN_REGION" --template-file infra/main.yaml \
+  run "$VENV/bin/python" infra/build.py main --stage "$STAGE"
+  run aws cloudformation package --region "$MAIN_REGION" --template-file "build/$STAGE/main.json" \
     --s3-bucket "$ARTIFACTS_BUCKET" --s3-prefix "$STAGE/main" --output-template-file "build/$STAGE/main.packaged.yaml"
   # The API distribution needs the API, which `chalice deploy` creates next: keep the origin
   # of a previous run, or create the API distribution on the second pass below.

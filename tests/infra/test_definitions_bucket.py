@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from devstack.templates import INFRA, TemplateContext, load_template
+from devstack.templates import TemplateContext, load_main_template
 
 
 def test_only_the_updater_role_writes_under_clamav() -> None:
-    context = TemplateContext(load_template(INFRA / "main.yaml"), {"Stage": "prod", "ScannerImageUri": "x"})
+    context = TemplateContext(load_main_template(), {"Stage": "prod", "ScannerImageUri": "x"})
     context.refs["AppBucket"] = "prod-manabiplus-app"
     context.attributes[("AppBucket", "Arn")] = "arn:aws:s3:::prod-manabiplus-app"
     statements = {s["Sid"]: s for s in context.properties("AppBucketPolicy")["PolicyDocument"]["Statement"]}

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from devstack.templates import INFRA, STATE_MACHINE_DIR, TemplateContext, load_template, render_state_machine
+from devstack.templates import (
+    MAIN_TEMPLATE_DIR,
+    STATE_MACHINE_DIR,
+    TemplateContext,
+    load_main_template,
+    render_state_machine,
+)
 
 DEFINITION: dict[str, Any] = json.loads((STATE_MACHINE_DIR / "scan-object.asl.json").read_text())
 STATES: dict[str, dict[str, Any]] = DEFINITION["States"]
@@ -83,9 +89,9 @@ def test_only_transient_scanner_failures_are_retried() -> None:
 
 
 def test_the_template_substitutes_every_placeholder() -> None:
-    context = TemplateContext(load_template(INFRA / "main.yaml"), {"Stage": "prod", "ScannerImageUri": "x"})
+    context = TemplateContext(load_main_template(), {"Stage": "prod", "ScannerImageUri": "x"})
     context.refs.update(FilesTable="prod-manabiplus-files", AlertTopic="arn:aws:sns:ap-northeast-1:1:alerts")
     context.attributes[("ScannerFunction", "Arn")] = "arn:aws:lambda:ap-northeast-1:1:function:scanner"
-    rendered = render_state_machine(INFRA / "main.yaml", context, "ScanStateMachine")
+    rendered = render_state_machine(MAIN_TEMPLATE_DIR, context, "ScanStateMachine")
     assert "${" not in rendered
     assert "prod-manabiplus-files" in rendered
