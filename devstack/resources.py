@@ -32,14 +32,17 @@ def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
 
 def create_bucket(s3: Any, context: TemplateContext, logical_id: str) -> str:
     """A bucket with the template's versioning, encryption, public access block, EventBridge
-    switch and tags (access logging, lifecycle and replication have no local meaning)."""
+    switch and tags (access logging, lifecycle and replication have no local meaning; the CORS
+    rule names the deployed web origin, and moto's server answers CORS for any origin)."""
     props = context.resource(logical_id)["Properties"]
-    props = {
-        name: context.resolve(props[name])
-        for name in props
-        if name
-        not in {"LoggingConfiguration", "LifecycleConfiguration", "ReplicationConfiguration", "MetricsConfigurations"}
+    local_only = {
+        "LoggingConfiguration",
+        "LifecycleConfiguration",
+        "ReplicationConfiguration",
+        "MetricsConfigurations",
+        "CorsConfiguration",
     }
+    props = {name: context.resolve(props[name]) for name in props if name not in local_only}
     name = props["BucketName"]
     if context.region == "us-east-1":
         s3.create_bucket(Bucket=name)

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
-TEMPLATES=(infra/bootstrap.yaml infra/edge.yaml infra/dr.yaml)
+TEMPLATES=(infra/zone.yaml infra/bootstrap.yaml infra/edge.yaml infra/dr.yaml)
 
 "$VENV/bin/python" infra/build.py main --stage stag >/dev/null
 TEMPLATES+=(build/stag/main.json)

@@ -252,11 +252,11 @@ def test_admin_routes_need_the_admins_group(api: Api) -> None:
 
 def test_admin_sees_definitions_once_published(api: Api, aws: boto3.Session) -> None:
     s3 = aws.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="local-manabiplus-app", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(Bucket="local-manabiplus-application", CreateBucketConfiguration={"LocationConstraint": REGION})
     response = api.call("GET", "/admin/definitions", user=ADMIN, groups=["admins"])
     assert (response.status_code, response.json["code"]) == (404, "definitions_not_published")
     manifest = {"version": "daily-27512", "built_at": "2026-11-29T03:00:00Z", "files": []}
-    s3.put_object(Bucket="local-manabiplus-app", Key="clamav/manifest.json", Body=json.dumps(manifest))
+    s3.put_object(Bucket="local-manabiplus-application", Key="clamav/manifest.json", Body=json.dumps(manifest))
     assert api.call("GET", "/admin/definitions", user=ADMIN, groups=["admins"]).json == manifest
 
 

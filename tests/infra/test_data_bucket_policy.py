@@ -112,7 +112,7 @@ def test_nothing_denies_deleting_objects(statements: dict[str, dict[str, Any]]) 
 
 
 def test_the_data_bucket_is_versioned_private_and_announces_uploads() -> None:
-    context = TemplateContext(load_main_template(), {"Stage": "stag", "ScannerImageUri": "x"})
+    context = TemplateContext(load_main_template(), {"Stage": "stag", "ScannerImageUri": "x", "DomainName": "a.jp"})
     bucket = context.properties("DataBucket")
     assert bucket["BucketName"] == "stag-manabiplus-data"
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
