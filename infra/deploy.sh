@@ -72,11 +72,15 @@ query() {  # description command...
 }
 exec 3>&1
 
-# A stack output; in a dry run a placeholder that names it.
+# A stack output; in a dry run a placeholder that names it. A missing one stops the deploy
+# (the CLI would print "None", and the next stack would take that as a value).
 output() {  # stack region key
   if [ -n "$DRY_RUN" ]; then echo "<$1.$3>"; return; fi
-  aws cloudformation describe-stacks --region "$2" --stack-name "$1" \
-    --query "Stacks[0].Outputs[?OutputKey=='$3'].OutputValue" --output text
+  local value
+  value=$(aws cloudformation describe-stacks --region "$2" --stack-name "$1" \
+    --query "Stacks[0].Outputs[?OutputKey=='$3'].OutputValue | [0]" --output text)
+  if [ -z "$value" ] || [ "$value" = None ]; then die "stack $1 has no output $3"; fi
+  echo "$value"
 }
 
 # The stack's status, or NONE. A dry run assumes no stack exists yet (a first deployment).
@@ -145,6 +149,7 @@ check_quotas() {
   if ! concurrency=$(query "Lambda concurrency limit; a new account's is low" \
     aws lambda get-account-settings --region "$MAIN_REGION" \
     --query AccountLimit.ConcurrentExecutions --output text); then
+    [ -n "$DRY_RUN" ] || echo "deploy: could not read the Lambda quotas (above); not checking them" >&2
     return
   fi
   echo "deploy: Lambda concurrency limit in $MAIN_REGION: $concurrency"
