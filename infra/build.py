@@ -7,6 +7,9 @@
                                                  # `chalice deploy` path: main stack outputs -> .chalice/config.json
     python infra/build.py policies --stage prod [--bucket-suffix -123456789012]
                                                  # infra/policies/*.json -> .chalice/policy-*-prod.json
+    python infra/build.py function-policies --stage prod
+                                                 # each function's role and inline policies, from the
+                                                 # packaged template (build/prod/package/sam.json)
 
 The main stack's template is built from the parts in infra/main/ (``load_main_template``:
 concatenated, each logical id in one part only); `main` writes it alone, for the `chalice deploy`
@@ -199,9 +202,34 @@ def write_chalice_config(stage: str, stack_description: Path, config_path: Path 
     return config_path
 
 
+def function_policies(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every function and state machine of a (packaged) template -> its role's logical id, inline
+    policy documents (unresolved: Fn::Sub and friends as written) and managed policy ARNs."""
+    resources = template["Resources"]
+    kinds = {"AWS::Serverless::Function", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"}
+    found = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] not in kinds:
+            continue
+        properties = resource["Properties"]
+        role = properties.get("Role") or properties.get("RoleArn")
+        if not (isinstance(role, dict) and "Fn::GetAtt" in role):
+            raise SystemExit(f"{logical_id}: its role is not a role of this template ({role!r})")
+        role_id = role["Fn::GetAtt"][0]
+        role_properties = resources[role_id]["Properties"]
+        found[logical_id] = {
+            "role": role_id,
+            "policies": {p["PolicyName"]: p["PolicyDocument"] for p in role_properties.get("Policies", [])},
+            "managedPolicyArns": role_properties.get("ManagedPolicyArns", []),
+        }
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["main", "merge", "package", "chalice-config", "policies"])
+    parser.add_argument(
+        "command", choices=["main", "merge", "package", "chalice-config", "policies", "function-policies"]
+    )
     parser.add_argument("--stage", required=True, choices=POLICY_STAGES)
     parser.add_argument("--bucket-suffix", default="", help="package, policies: the stacks' BucketSuffix")
     parser.add_argument("--stack-description", type=Path, help="chalice-config: describe-stacks JSON of the main stack")
@@ -212,6 +240,13 @@ def main() -> None:
         return
     if arguments.stage not in STAGES:
         parser.error(f"{arguments.command} takes --stage {' or '.join(STAGES)}")
+    if arguments.command == "function-policies":
+        sam = package_dir(arguments.stage) / "sam.json"
+        if not sam.exists():
+            package(arguments.stage, arguments.bucket_suffix)
+        template = json.loads(sam.read_text(encoding="utf-8"))
+        print(json.dumps(function_policies(template), indent=2, ensure_ascii=False))
+        return
     if arguments.command == "main":
         result = write_main_template(arguments.stage)
     elif arguments.command == "merge":

@@ -484,3 +484,29 @@ def test_the_web_app_is_published_after_the_app_when_its_publisher_exists(tmp_pa
     if created:
         without = deploy("stag", DRY_RUN="1", DOMAIN_NAME="manabi.example.jp")
         assert "publish_web.py" not in without.stdout
+
+
+# ------------------------------------------------------------------ which policy each function gets
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_has_its_own_role_and_the_chalice_ones_carry_their_policy_file(stage: str) -> None:
+    found = build.function_policies(packaged(stage))
+    assert set(found) == {
+        "APIHandler",
+        "OnObjectCreated",
+        "UpdateDefinitions",
+        "SweepStuckUploads",
+        "BackupData",
+        "ScannerFunction",
+        "ScanStateMachine",
+    }
+    assert len({entry["role"] for entry in found.values()}) == len(found)  # one role each
+    files = {
+        "APIHandler": "policy-{}.json",
+        "OnObjectCreated": "policy-events-{}.json",
+        "UpdateDefinitions": "policy-definitions-{}.json",
+        "SweepStuckUploads": "policy-sweeper-{}.json",
+        "BackupData": "policy-backup-{}.json",
+    }
+    for function, name in files.items():
+        (document,) = found[function]["policies"].values()
+        assert document == json.loads((ROOT / ".chalice" / name.format(stage)).read_text(encoding="utf-8")), function
