@@ -275,6 +275,21 @@ def test_the_resources_moto_implements_exist_as_the_templates_name_them(
         assert functions[name]["Runtime"] == "python3.11"
     state_machines = rehearsal.client("stepfunctions").list_state_machines()["stateMachines"]
     assert [m["name"] for m in state_machines] == ["stag-manabiplus-scan-object"]
+    roles = {role["RoleName"] for role in rehearsal.client("iam").list_roles()["Roles"]}
+    assert {"stag-manabiplus-scanner", "stag-manabiplus-scan-workflow"} <= roles
+    topics = [t["TopicArn"] for t in rehearsal.client("sns").list_topics()["Topics"]]
+    assert "arn:aws:sns:ap-northeast-1:123456789012:stag-manabiplus-alerts" in topics
+    assert rehearsal.client("kms").list_keys()["Keys"]
+    repositories = rehearsal.client("ecr").describe_repositories()["repositories"]
+    assert [r["repositoryName"] for r in repositories] == ["stag-manabiplus-scanner"]
+    zone_id = outputs(rehearsal.stack("stag", "zone"))["HostedZoneId"]
+    records = rehearsal.client("route53", "us-east-1").list_resource_record_sets(HostedZoneId=zone_id)
+    aliases = {(r["Name"].rstrip("."), r["Type"]) for r in records["ResourceRecordSets"] if "AliasTarget" in r}
+    assert aliases == {(f"{host}stag.{DOMAIN}", kind) for host in ("", "api.") for kind in ("A", "AAAA")}
+    rules = rehearsal.client("events").list_rules()["Rules"]
+    assert len(rules) == 4  # upload events, definitions, sweeper, backup
+    groups = {g["logGroupName"] for g in rehearsal.client("logs").describe_log_groups()["logGroups"]}
+    assert "/aws/lambda/stag-manabiplus-scanner" in groups
     uploaded = s3.list_objects_v2(Bucket="stag-manabiplus-artifacts")["Contents"]
     assert any(item["Key"].startswith("stag/app/") for item in uploaded)  # deployment.zip, state machine
     assert any(item["Key"].startswith("stag/templates/") for item in uploaded)  # the main template
