@@ -230,12 +230,10 @@ export AWS_DEFAULT_REGION=$MAIN_REGION
 TEMPLATE_BUCKET=$ARTIFACTS_BUCKET
 # Deletion protection stays off while the stack is created for the first time, so that a
 # failed create can roll back; the deploy right after turns it on.
-if [ "$(stack_status "$MAIN_REGION" "$MAIN_STACK")" = NONE ] ||
-  [ "$(stack_status "$MAIN_REGION" "$MAIN_STACK")" = ROLLBACK_COMPLETE ]; then
-  FIRST_CREATE=1
-else
-  FIRST_CREATE=
-fi
+case "$(stack_status "$MAIN_REGION" "$MAIN_STACK")" in
+  NONE | ROLLBACK_COMPLETE | REVIEW_IN_PROGRESS) FIRST_CREATE=1 ;;
+  *) FIRST_CREATE= ;;
+esac
 
 deploy_main() {  # template [Key=Value ...]
   local template=$1; shift

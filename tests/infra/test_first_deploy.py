@@ -296,6 +296,8 @@ def test_sam_creates_only_the_api_stage(stage: str) -> None:
     ]
     assert stages == ["api"]
     assert deployments == [None]  # a Deployment with a StageName creates that stage too
+    # The origin WebACL's association waits for the stage under the name SAM gives it.
+    assert resources[resources["ApiOriginWebAclAssociation"]["DependsOn"]]["Type"] == "AWS::ApiGateway::Stage"
 
 
 # ------------------------------------------------------------------ IAM
