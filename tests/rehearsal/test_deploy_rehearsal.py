@@ -15,6 +15,7 @@ AWS's service rules beyond what moto and the CLI check.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -271,8 +272,12 @@ def test_the_resources_moto_implements_exist_as_the_templates_name_them(
     assert functions["stag-manabiplus-scanner"]["MemorySize"] == 3072
     chalice = [name for name in functions if name.startswith("stag-manabiplus-main-")]
     assert len(chalice) == 5, sorted(functions)
+    # The code is the deployment.zip `chalice package` built, uploaded by `cloudformation package`.
+    package = (ROOT / "build" / "stag" / "package" / "deployment.zip").read_bytes()
+    code_sha256 = base64.b64encode(hashlib.sha256(package).digest()).decode()
     for name in chalice:
         assert functions[name]["Runtime"] == "python3.11"
+        assert functions[name]["CodeSha256"] == code_sha256, name
     state_machines = rehearsal.client("stepfunctions").list_state_machines()["stateMachines"]
     assert [m["name"] for m in state_machines] == ["stag-manabiplus-scan-object"]
     roles = {role["RoleName"] for role in rehearsal.client("iam").list_roles()["Roles"]}
