@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAGE ?= stag
 
-.PHONY: setup test lint bench run stop package deploy clean
+.PHONY: setup test lint bench run stop package deploy rehearse clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +21,9 @@ package: setup  ## chalice package merged with infra/ -> build/$(STAGE)/package/
 
 deploy: setup  ## the whole ordered deployment (docs/DEPLOY.md); DRY_RUN=1 prints every command instead
 	VENV=$(VENV) bash infra/deploy.sh $(STAGE)
+
+rehearse: setup  ## `make deploy` end to end with the real AWS CLI against the emulator (part of `make test`)
+	$(PY) -m pytest tests/rehearsal -v
 
 bench: setup  ## scanner throughput and memory against clamdscan and clamscan (docs/PERFORMANCE.md)
 	$(PY) -m bench.scan_benchmark

@@ -1,4 +1,4 @@
-"""Create the main stack's resources in an AWS emulator, from ``infra/main.yaml`` itself.
+"""Create the main stack's resources in an AWS emulator, from its template itself (``infra/main/``).
 
 moto's own CloudFormation silently drops most bucket and table properties, so each resource
 the local stage needs is created here through the ordinary APIs from the template's resolved
@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.templates import INFRA, TemplateContext, load_template, render_state_machine
-
-MAIN_TEMPLATE = INFRA / "main.yaml"
+from devstack.templates import MAIN_TEMPLATE_DIR, TemplateContext, load_main_template, render_state_machine
 
 
 @dataclass(frozen=True)
@@ -34,14 +32,17 @@ def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
 
 def create_bucket(s3: Any, context: TemplateContext, logical_id: str) -> str:
     """A bucket with the template's versioning, encryption, public access block, EventBridge
-    switch and tags (access logging, lifecycle and replication have no local meaning)."""
+    switch and tags (access logging, lifecycle and replication have no local meaning; the CORS
+    rule names the deployed web origin, and moto's server answers CORS for any origin)."""
     props = context.resource(logical_id)["Properties"]
-    props = {
-        name: context.resolve(props[name])
-        for name in props
-        if name
-        not in {"LoggingConfiguration", "LifecycleConfiguration", "ReplicationConfiguration", "MetricsConfigurations"}
+    local_only = {
+        "LoggingConfiguration",
+        "LifecycleConfiguration",
+        "ReplicationConfiguration",
+        "MetricsConfigurations",
+        "CorsConfiguration",
     }
+    props = {name: context.resolve(props[name]) for name in props if name not in local_only}
     name = props["BucketName"]
     if context.region == "us-east-1":
         s3.create_bucket(Bucket=name)
@@ -131,7 +132,7 @@ def name_function(context: TemplateContext, logical_id: str) -> str:
 
 def create_state_machine(sfn: Any, context: TemplateContext, logical_id: str) -> str:
     props = context.resource(logical_id)["Properties"]
-    definition = render_state_machine(MAIN_TEMPLATE, context, logical_id)
+    definition = render_state_machine(MAIN_TEMPLATE_DIR, context, logical_id)
     arn = str(
         sfn.create_state_machine(
             name=context.resolve(props["StateMachineName"]),
@@ -145,8 +146,8 @@ def create_state_machine(sfn: Any, context: TemplateContext, logical_id: str) ->
 
 
 def create_main_stack(session: Any, stage: str = "local", region: str = "ap-northeast-1") -> MainStack:
-    """Create the resources of ``infra/main.yaml`` that the scan pipeline uses."""
-    context = TemplateContext(load_template(MAIN_TEMPLATE), {"Stage": stage, "ScannerImageUri": "local"}, region=region)
+    """Create the resources of the main stack's template that the scan pipeline uses."""
+    context = TemplateContext(load_main_template(), {"Stage": stage, "ScannerImageUri": "local"}, region=region)
     data_bucket = create_bucket(session.client("s3", region_name=region), context, "DataBucket")
     dynamodb = session.client("dynamodb", region_name=region)
     files_table = create_table(dynamodb, context, "FilesTable")

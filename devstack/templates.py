@@ -9,6 +9,7 @@ seed-conformance tests need (``Ref``, ``Fn::Sub``, ``Fn::GetAtt``, ``Fn::If``, `
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,15 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
 STATE_MACHINE_DIR = ROOT / "statemachines"
+# The main stack's template is built from these parts, in this order (infra/build.py writes the
+# merged file for the deploy tools). Each part may hold any top-level section; a key that two
+# parts define is an error, except AWSTemplateFormatVersion and Description (first one wins).
+MAIN_PARTS_DIR = INFRA / "main"
+MAIN_PARTS = ("stack", "data-lock", "storage", "identity", "edge-origin", "scan-workflow", "operations")
+# Relative file references in the merged main template (the state machine's DefinitionS3Location)
+# are relative to this directory unless the caller asks for another one.
+MAIN_TEMPLATE_DIR = INFRA
+_MERGED_SECTIONS = ("Parameters", "Conditions", "Mappings", "Resources", "Outputs")
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
@@ -48,6 +58,44 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 def load_template(path: Path | str) -> dict[str, Any]:
     text = Path(path).read_text(encoding="utf-8")
     return yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def load_main_template(relative_to: Path = MAIN_TEMPLATE_DIR) -> dict[str, Any]:
+    """The main stack's template, merged from ``infra/main/*.yaml`` (``MAIN_PARTS``).
+
+    ``DefinitionS3Location`` paths are rewritten from relative-to-their-part to relative to
+    ``relative_to``, where the merged template is written (or, by default, ``infra/``).
+    """
+    merged: dict[str, Any] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for part in MAIN_PARTS:
+        path = MAIN_PARTS_DIR / f"{part}.yaml"
+        template = load_template(path)
+        for section, value in template.items():
+            if section not in _MERGED_SECTIONS:
+                merged.setdefault(section, value)
+                continue
+            target = merged.setdefault(section, {})
+            for key, item in value.items():
+                if (section, key) in owner:
+                    raise TemplateError(f"{section}.{key} is defined in {owner[section, key]} and {part}.yaml")
+                owner[section, key] = f"{part}.yaml"
+                if section == "Resources":
+                    item = _relocate(item, path.parent, relative_to)
+                target[key] = item
+    unknown = sorted({path.stem for path in MAIN_PARTS_DIR.glob("*.yaml")} - set(MAIN_PARTS))
+    if unknown:
+        raise TemplateError(f"infra/main/ has parts that MAIN_PARTS does not list: {unknown}")
+    return merged
+
+
+def _relocate(resource: dict[str, Any], part_dir: Path, relative_to: Path) -> dict[str, Any]:
+    properties = resource.get("Properties", {})
+    location = properties.get("DefinitionS3Location")
+    if isinstance(location, str) and not location.startswith("s3://"):
+        target = (part_dir / location).resolve()
+        properties["DefinitionS3Location"] = os.path.relpath(target, relative_to.resolve())
+    return resource
 
 
 class TemplateError(ValueError):
@@ -158,11 +206,12 @@ class TemplateContext:
         return _SUB_VARIABLE.sub(replace, text)
 
 
-def render_state_machine(template_path: Path, context: TemplateContext, logical_id: str) -> str:
-    """The state machine definition with its DefinitionSubstitutions applied, as CloudFormation does."""
+def render_state_machine(template_dir: Path, context: TemplateContext, logical_id: str) -> str:
+    """The state machine definition with its DefinitionSubstitutions applied, as CloudFormation does.
+    ``template_dir``: where the template's relative DefinitionS3Location starts."""
     resource = context.resource(logical_id)
     location = resource["Properties"]["DefinitionS3Location"]
-    definition_path = (template_path.parent / location).resolve()
+    definition_path = (template_dir / location).resolve()
     text = definition_path.read_text(encoding="utf-8")
     substitutions = context.resolve(resource["Properties"].get("DefinitionSubstitutions", {}))
     missing = sorted(set(_SUB_VARIABLE.findall(text)) - set(substitutions))

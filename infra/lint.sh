@@ -4,14 +4,17 @@
 #             warnings fail;
 #   checkov   the same files (its own venv, .checkov.yaml: --skip-download, justified skips);
 #   hadolint  the scanner Dockerfile.
-# The packaged templates are rebuilt first (`chalice package` + infra/app.yaml, infra/build.py).
+# The main template (merged from infra/main/) and the packaged templates are rebuilt first
+# (infra/build.py main, and `chalice package` + infra/app.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
-TEMPLATES=(infra/bootstrap.yaml infra/edge.yaml infra/dr.yaml infra/main.yaml)
+TEMPLATES=(infra/zone.yaml infra/bootstrap.yaml infra/edge.yaml infra/dr.yaml)
 
+"$VENV/bin/python" infra/build.py main --stage stag >/dev/null
+TEMPLATES+=(build/stag/main.json)
 for stage in stag prod; do
   "$VENV/bin/python" infra/build.py package --stage "$stage" >/dev/null
   TEMPLATES+=("build/$stage/package/sam.json")

@@ -252,7 +252,7 @@ def test_admin_routes_need_the_admins_group(api: Api) -> None:
 
 def test_admin_sees_definitions_once_published(api: Api, aws: boto3.Session) -> None:
     s3 = aws.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket="local-manabiplus-app", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(Bucket="local-manabiplus-application", CreateBucketConfiguration={"LocationConstraint": REGION})
     response = api.call("GET", "/admin/definitions", user=ADMIN, groups=["admins"])
     assert (response.status_code, response.json["code"]) == (404, "definitions_not_published")
     manifest = {
@@ -264,7 +264,7 @@ def test_admin_sees_definitions_once_published(api: Api, aws: boto3.Session) -> 
         "signatures": 2_076_500,
         "min_signatures": 1_868_850,
     }
-    s3.put_object(Bucket="local-manabiplus-app", Key="clamav/manifest.json", Body=json.dumps(manifest))
+    s3.put_object(Bucket="local-manabiplus-application", Key="clamav/manifest.json", Body=json.dumps(manifest))
     assert api.call("GET", "/admin/definitions", user=ADMIN, groups=["admins"]).json == manifest
 
 

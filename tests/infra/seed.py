@@ -13,7 +13,7 @@ import sys
 from functools import cache
 from typing import Any
 
-from devstack.templates import INFRA, ROOT, TemplateContext, TemplateError, load_template
+from devstack.templates import INFRA, ROOT, TemplateContext, TemplateError, load_main_template, load_template
 
 STAGES = ("stag", "prod")
 ENVIRONMENT = {"stag": "Staging", "prod": "Production"}
@@ -64,11 +64,19 @@ class StageView(TemplateContext):
 
 @cache
 def _load(name: str) -> dict[str, Any]:
+    if name == MAIN:
+        return load_main_template()
     return load_template(INFRA / name)
 
 
+# The main stack's template is merged from the parts in infra/main/ (devstack.templates); tests
+# name it like the other stacks' files.
+MAIN = "main.yaml"
+
+
 def view(template: dict[str, Any] | str, stage: str) -> StageView:
-    """``template`` is a file name under infra/ or an already loaded template."""
+    """``template`` is a file name under infra/ (``MAIN`` for the merged main template) or an
+    already loaded template."""
     return StageView(template if isinstance(template, dict) else _load(template), {"Stage": stage, **PARAMETERS})
 
 

@@ -64,9 +64,9 @@ def test_each_function_has_its_own_least_privilege_policy() -> None:
         path.name
         for path in CHALICE.glob("policy-*.json")
         if "s3:PutObject" in path.read_text()
-        and "-manabiplus-app/clamav/" in path.read_text()
+        and "-manabiplus-application/clamav/" in path.read_text()
         and any(
-            "s3:PutObject" in statement["Action"] and "app/clamav/" in str(statement["Resource"])
+            "s3:PutObject" in statement["Action"] and "application/clamav/" in str(statement["Resource"])
             for statement in json.loads(path.read_text())["Statement"]
         )
     ]

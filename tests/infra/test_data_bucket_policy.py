@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from devstack.templates import INFRA, TemplateContext, load_template
+from devstack.templates import TemplateContext, load_main_template
 
 TAGGING = {
     "s3:PutObjectTagging",
@@ -25,7 +25,7 @@ BUCKET_ARN = "arn:aws:s3:::prod-manabiplus-data"
 
 @pytest.fixture(scope="module")
 def statements() -> dict[str, dict[str, Any]]:
-    context = TemplateContext(load_template(INFRA / "main.yaml"), {"Stage": "prod", "ScannerImageUri": "x"})
+    context = TemplateContext(load_main_template(), {"Stage": "prod", "ScannerImageUri": "x"})
     context.refs["DataBucket"] = "prod-manabiplus-data"
     context.attributes.update(
         {
@@ -112,7 +112,7 @@ def test_nothing_denies_deleting_objects(statements: dict[str, dict[str, Any]]) 
 
 
 def test_the_data_bucket_is_versioned_private_and_announces_uploads() -> None:
-    context = TemplateContext(load_template(INFRA / "main.yaml"), {"Stage": "stag", "ScannerImageUri": "x"})
+    context = TemplateContext(load_main_template(), {"Stage": "stag", "ScannerImageUri": "x", "DomainName": "a.jp"})
     bucket = context.properties("DataBucket")
     assert bucket["BucketName"] == "stag-manabiplus-data"
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}

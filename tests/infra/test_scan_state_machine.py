@@ -11,7 +11,13 @@ import pytest
 from chalicelib.clamav.errors import ClamdTimeoutError, ClamdUnavailableError
 from chalicelib.scanning.errors import ObjectUnavailableError, ScanRequestError, StorageThrottledError
 from chalicelib.upkeep.sweeper import PERMANENT_ERRORS
-from devstack.templates import INFRA, STATE_MACHINE_DIR, TemplateContext, load_template, render_state_machine
+from devstack.templates import (
+    MAIN_TEMPLATE_DIR,
+    STATE_MACHINE_DIR,
+    TemplateContext,
+    load_main_template,
+    render_state_machine,
+)
 
 DEFINITION: dict[str, Any] = json.loads((STATE_MACHINE_DIR / "scan-object.asl.json").read_text())
 STATES: dict[str, dict[str, Any]] = DEFINITION["States"]
@@ -93,9 +99,9 @@ def test_the_sweeper_never_retries_what_cannot_pass() -> None:
 
 
 def test_the_template_substitutes_every_placeholder() -> None:
-    context = TemplateContext(load_template(INFRA / "main.yaml"), {"Stage": "prod", "ScannerImageUri": "x"})
+    context = TemplateContext(load_main_template(), {"Stage": "prod", "ScannerImageUri": "x"})
     context.refs.update(FilesTable="prod-manabiplus-files", AlertTopic="arn:aws:sns:ap-northeast-1:1:alerts")
     context.attributes[("ScannerFunction", "Arn")] = "arn:aws:lambda:ap-northeast-1:1:function:scanner"
-    rendered = render_state_machine(INFRA / "main.yaml", context, "ScanStateMachine")
+    rendered = render_state_machine(MAIN_TEMPLATE_DIR, context, "ScanStateMachine")
     assert "${" not in rendered
     assert "prod-manabiplus-files" in rendered

@@ -11,7 +11,7 @@ from tests.infra.seed import STAGES, view
 ROLES = {  # logical id -> seed role (bucket name {stage}-manabiplus-{role})
     "WebBucket": "web",
     "DataBucket": "data",
-    "AppBucket": "app",
+    "AppBucket": "application",
     "BackupBucket": "backup",
     "LogBucket": "log",
     "CloudTrailBucket": "cloudtrail",
@@ -168,7 +168,9 @@ def test_the_bucket_suffix_applies_to_every_bucket_name() -> None:
 def test_buckets_holding_data_or_evidence_survive_stack_deletion(stage: str) -> None:
     resources = view("main.yaml", stage).template["Resources"]
     for logical_id in ROLES:
-        assert resources[logical_id]["DeletionPolicy"] == "Retain", logical_id
+        # Kept on stack deletion, not when the first create rolls back (a retry would collide).
+        assert resources[logical_id]["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
+        assert resources[logical_id]["UpdateReplacePolicy"] == "Retain", logical_id
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -42,10 +42,13 @@ def stack_deploys(output: str) -> list[tuple[str, str, str]]:
 def test_a_prod_dry_run_prints_edge_dr_then_main_in_their_regions() -> None:
     result = deploy("prod", DRY_RUN="1", DOMAIN_NAME="manabi.example.jp")
     assert result.returncode == 0, result.stderr
+    # The main stack twice on a first create: deletion protection comes on in the second pass.
     assert stack_deploys(result.stdout) == [
+        ("us-east-1", "prod-manabiplus-zone", "infra/zone.yaml"),
         ("us-east-1", "prod-manabiplus-edge", "infra/edge.yaml"),
         ("ap-northeast-3", "prod-manabiplus-dr", "infra/dr.yaml"),
         ("ap-northeast-1", "prod-manabiplus-bootstrap", "infra/bootstrap.yaml"),
+        ("ap-northeast-1", "prod-manabiplus-main", "build/prod/package/packaged.yaml"),
         ("ap-northeast-1", "prod-manabiplus-main", "build/prod/package/packaged.yaml"),
     ]
     assert "+ docker push" in result.stdout
@@ -56,8 +59,10 @@ def test_staging_has_no_osaka_stack() -> None:
     result = deploy("stag", DRY_RUN="1", DOMAIN_NAME="manabi.example.jp")
     assert result.returncode == 0, result.stderr
     assert [stack for _, stack, _ in stack_deploys(result.stdout)] == [
+        "stag-manabiplus-zone",
         "stag-manabiplus-edge",
         "stag-manabiplus-bootstrap",
+        "stag-manabiplus-main",
         "stag-manabiplus-main",
     ]
 
@@ -93,7 +98,7 @@ def test_it_refuses_unknown_stages() -> None:
     assert deploy("local", DRY_RUN="1").returncode == 2
 
 
-@pytest.mark.parametrize("file", ["bootstrap.yaml", "edge.yaml", "dr.yaml", "main.yaml"])
+@pytest.mark.parametrize("file", ["zone.yaml", "bootstrap.yaml", "edge.yaml", "dr.yaml", "main.yaml"])
 def test_no_template_declares_networks_or_servers(file: str) -> None:
     types = {resource["Type"] for resource in view(file, "prod").template["Resources"].values()}
     assert not {t for t in types if t.startswith(("AWS::EC2::", "AWS::AutoScaling::", "AWS::ECS::", "AWS::RDS::"))}
