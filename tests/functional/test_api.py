@@ -1,4 +1,4 @@
-"""The REST API with Chalice's test client and moto; tables come from infra/main.yaml."""
+"""The REST API with Chalice's test client and moto; tables come from the main template (infra/main/)."""
 
 from __future__ import annotations
 
