@@ -312,6 +312,7 @@ class LocalStack:
         self.outputs.update(
             api=api,
             apiLog=str(self.state_dir / "chalice-local.log"),
+            apiPid=process.pid,
             pid=os.getpid(),
             readySeconds=round(time.monotonic() - self.started_at, 2),
         )
@@ -426,21 +427,28 @@ def banner(info: dict[str, Any]) -> str:
     )
 
 
-def _stop_orphaned_clamd(state_dir: Path) -> None:
-    """A stack killed without its cleanup (SIGKILL) leaves its clamd running: stop that one."""
-    pid_file = state_dir / "clamd" / "clamd.pid"
+def _stop_orphans(state_dir: Path, info: dict[str, Any] | None) -> None:
+    """A stack killed without its cleanup (SIGKILL) leaves clamd and chalice local running:
+    stop those (only processes whose command line names this stack's files)."""
+    candidates: list[tuple[int, bytes]] = []
     try:
-        pid = int(pid_file.read_text().strip())
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        candidates.append((int((state_dir / "clamd" / "clamd.pid").read_text().strip()), str(state_dir).encode()))
     except (OSError, ValueError):
-        return
-    if b"clamd" in command_line and str(state_dir / "clamd").encode() in command_line and _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        pass
+    if info and info.get("apiPid"):
+        candidates.append((int(info["apiPid"]), b"chalice"))
+    for pid, marker in candidates:
+        try:
+            command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in command_line and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def stop_running(state_dir: Path, timeout: float = 30) -> bool:
@@ -448,7 +456,7 @@ def stop_running(state_dir: Path, timeout: float = 30) -> bool:
     info = read_info(state_dir)
     if not info or not _alive(int(info.get("pid", 0))):
         (state_dir / "stack.json").unlink(missing_ok=True)
-        _stop_orphaned_clamd(state_dir)
+        _stop_orphans(state_dir, info)
         return False
     os.kill(int(info["pid"]), signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -456,7 +464,7 @@ def stop_running(state_dir: Path, timeout: float = 30) -> bool:
         time.sleep(0.1)
     if _alive(int(info["pid"])):
         raise LocalStackError(f"local stack (pid {info['pid']}) did not stop within {timeout}s")
-    _stop_orphaned_clamd(state_dir)
+    _stop_orphans(state_dir, info)
     return True
 
 
