@@ -19,6 +19,8 @@ import {
 import type { TokenSource } from "./api";
 
 export const ADMIN_GROUP = "admins";
+/** A token closer than this to its expiry is refreshed before it is used. */
+export const REFRESH_MARGIN_SECONDS = 120;
 
 /** A Cognito refusal. `code` is Cognito's exception name (`NotAuthorizedException`,
  * `UsernameExistsException`, …), `NetworkError` when Cognito could not be reached, or
@@ -220,7 +222,16 @@ export class Auth implements TokenSource {
           return;
         }
         this.active = user;
-        resolve(sessionOf(user.getUsername(), session));
+        const remaining = session.getIdToken().getExpiration() - Date.now() / 1000;
+        if (remaining > REFRESH_MARGIN_SECONDS) {
+          resolve(sessionOf(user.getUsername(), session));
+          return;
+        }
+        // About to expire: refresh now rather than have the API refuse it on the way. (On AWS
+        // API Gateway's own 401 carries no CORS header, so the page could not even read it.)
+        user.refreshSession(session.getRefreshToken(), (refreshError: unknown, fresh: CognitoUserSession | null) => {
+          resolve(refreshError || !fresh ? sessionOf(user.getUsername(), session) : sessionOf(user.getUsername(), fresh));
+        });
       });
     });
   }

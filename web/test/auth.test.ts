@@ -217,6 +217,19 @@ describe("tokens", () => {
     expect(refresh?.body.AuthParameters.REFRESH_TOKEN).toBe("refresh-hanako");
   });
 
+  it("refreshes a token that is about to expire before handing it out", async () => {
+    use(pool({ expiresIn: 30 }));
+    const storage = memoryStorage();
+    await auth(storage).signIn("hanako", PASSWORD);
+    const before = current.cognito.calls.length;
+
+    const session = await auth(storage).current();
+
+    expect(current.cognito.calls.length - before).toBe(1);
+    expect(current.cognito.calls.at(-1)?.body.AuthFlow).toBe("REFRESH_TOKEN_AUTH");
+    expect(session!.expiresAt).toBeGreaterThan(Date.now() + 3000_000);
+  });
+
   it("shares one refresh between parallel callers", async () => {
     use(pool({ expiresIn: -60 }));
     const storage = memoryStorage();

@@ -70,8 +70,10 @@ export function detailsView(context: Context, id: string): View {
     try {
       const file = await context.api.getFile(id);
       render(file);
+      let shown = file.scanStatus;
       stop = watchFile(context.api, id, (fresh) => {
-        if (fresh.scanStatus !== file.scanStatus) {
+        if (fresh.scanStatus !== shown) {
+          shown = fresh.scanStatus;
           announce(t("files.announceStatus", { name: fresh.name, status: t(STATUS_LABEL[fresh.scanStatus]) }));
         }
         render(fresh);
