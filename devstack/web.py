@@ -17,9 +17,9 @@ import hashlib
 import json
 import logging
 import mimetypes
-import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
@@ -256,10 +256,47 @@ def cognito_confirmer(cognito: Any, user_pool_id: str) -> Callable[[str], None]:
     return confirm
 
 
-def main() -> int:
-    """``python -m devstack.web``: build the site if its sources changed."""
+def make_admin(username: str, state_dir: Path) -> None:
+    """Put a local account into the Cognito group ``admins`` of the running local stack."""
+    import boto3
+
+    info_path = state_dir / "stack.json"
+    if not info_path.is_file():
+        raise SystemExit(f"no local stack is running ({info_path} is missing): start it with `make run`")
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    cognito = boto3.client(
+        "cognito-idp",
+        region_name=info["region"],
+        endpoint_url=info["emulator"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any key
+    )
+    cognito.admin_add_user_to_group(UserPoolId=info["userPoolId"], Username=username, GroupName="admins")
+    print(f"{username} is in the group admins now: sign out and in again to see the admin page")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devstack.web [build]``: build the site if its sources changed;
+    ``python -m devstack.web make-admin USERNAME``: make a local account an admin."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m devstack.web", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command")
+    build = commands.add_parser("build", help="build web/dist if its sources changed (the default)")
+    build.add_argument("--force", action="store_true")
+    admin = commands.add_parser("make-admin", help="add a local account to the Cognito group admins")
+    admin.add_argument("username")
+    admin.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    dist = ensure_built(force=os.environ.get("MANABI_WEB_FORCE_BUILD") == "1")
+    if args.command == "make-admin":
+        make_admin(args.username, args.state_dir)
+        return 0
+    try:
+        dist = ensure_built(force=getattr(args, "force", False))
+    except WebBuildError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"web app built in {dist}")
     return 0
 
