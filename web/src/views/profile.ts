@@ -65,7 +65,7 @@ export function profileView(context: Context): View {
       { class: "form", novalidate: true },
       error,
       saved,
-      h("p", { class: "muted" }, t("profile.email", { email: profile.email ?? t("common.none") })),
+      h("p", { class: "muted field" }, t("profile.email", { email: profile.email ?? t("common.none") })),
       field(t("profile.displayName"), displayName, t("profile.displayNameHint")),
       field(t("profile.grade"), grade),
       field(t("profile.language"), language),
