@@ -84,14 +84,16 @@ class Stack:
                 self.process.wait(10)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the stack and the browser end with the last browser test, before the rest of
+# the suite runs (a 2-core CI machine should not carry an idle stack through it).
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ensure_built()  # before the stack starts, so that its start-up does not wait for a build
     running = Stack(tmp_path_factory.mktemp("web-stack") / "state")
@@ -99,13 +101,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` (it installs Debian's chromium)")
@@ -143,6 +145,13 @@ class Site:
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # The page's Content-Security-Policy must not block anything the site itself does.
+        page.on(
+            "console",
+            lambda message: (
+                self.errors.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         return page
 
     def open(self, page: Page, route: str = "") -> None:
@@ -215,4 +224,4 @@ def site(request: pytest.FixtureRequest, browser: Browser, stack: Stack, artifac
     tested = Site(browser, stack, artifacts, request.node.name)
     yield tested
     tested.close(failed=request.node.stash.get(FAILED, False))
-    assert tested.errors == [], f"uncaught errors in the page: {tested.errors}"
+    assert tested.errors == [], f"uncaught errors or CSP violations in the page: {tested.errors}"

@@ -173,3 +173,16 @@ def test_an_empty_file_is_not_allowed(site: Site) -> None:
     item = site.upload_item(page, "空.txt")
     expect(item.get_by_role("alert")).to_have_text("空のファイル(0 バイト)はアップロードできません。")
     expect(item.locator(".upload-state")).to_have_text("アップロードできませんでした。")
+
+
+def test_the_next_learner_on_the_device_sees_nothing_of_the_previous_one(site: Site) -> None:
+    page, _ = site.learner("ane")
+    site.pick(page, [("日記.txt", b"private")])
+    expect(site.row(page, "日記.txt").locator(".badge")).to_have_text("安全")
+    site.sign_out(page)
+
+    site.sign_up(page, site.username("imouto"))
+
+    expect(page.get_by_text("まだファイルがありません")).to_be_visible()
+    expect(page.locator(".upload-item")).to_have_count(0)
+    expect(page.get_by_text("日記.txt")).to_have_count(0)

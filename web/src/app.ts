@@ -113,6 +113,7 @@ export class App implements Context {
       this.session = session;
       if (!session) {
         this.profile = null;
+        this.uploads.reset();
         if (wasSignedIn) {
           this.flash({ kind: "info", text: t("auth.signedOut") });
           this.navigate("/signin");

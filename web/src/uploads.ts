@@ -97,6 +97,15 @@ export class UploadQueue {
     }
   }
 
+  /** Stop every upload and forget every item: after sign-out, the next learner on this device
+   * must not see the previous one's file names. */
+  reset(): void {
+    for (const item of this.list) if (isActive(item)) item.state = "cancelled";
+    for (const controller of this.controllers.values()) controller.abort();
+    this.list.splice(0, this.list.length);
+    this.changed();
+  }
+
   clearFinished(): void {
     const keep = this.list.filter(isActive);
     this.list.splice(0, this.list.length, ...keep);

@@ -119,6 +119,19 @@ describe("UploadQueue", () => {
     expect(deleted).toEqual(["01F1"]);
   });
 
+  it("reset stops every upload and forgets them all (sign-out)", async () => {
+    const { queue, requests } = setup();
+    queue.add([file("a.txt"), file("b.txt"), file("c.txt")]);
+    await settle();
+
+    queue.reset();
+    await settle();
+
+    expect(queue.items()).toEqual([]);
+    expect(queue.hasActive()).toBe(false);
+    expect(requests).toHaveLength(2); // the waiting one never started
+  });
+
   it("clears finished items but keeps running ones", async () => {
     const { queue, requests } = setup();
     queue.add([file("a.txt"), file("b.txt")]);
