@@ -43,6 +43,15 @@ WAIT_MS = 60_000
 expect.set_options(timeout=WAIT_MS)
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser tests run last: they are the slowest layer, and the layers before them then
+    run in the same order as without them (tests/functional has a timing-sensitive alert test,
+    test_a_broken_mirror_leaves_the_published_set_and_alerts, that an extra minute of browser
+    tests ahead of it has been seen to upset)."""
+    here = Path(__file__).parent
+    items.sort(key=lambda item: Path(str(item.path)).is_relative_to(here))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
