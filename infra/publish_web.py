@@ -23,8 +23,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import mimetypes
+import os
 import sys
 import time
 from collections.abc import Callable
