@@ -10,6 +10,10 @@ from chalicelib.files.records import Page, decode_cursor, encode_cursor
 from chalicelib.scanning.verdicts import DELETED, PENDING_UPLOAD, Verdict
 from chalicelib.timestamps import now, parse
 
+# A page reads at least READ_LIMIT records per request, and at most PAGE_READS requests.
+READ_LIMIT = 100
+PAGE_READS = 10
+
 
 class FilesRepo:
     """File records in DynamoDB, one partition per owner (``ownerSub``, ``fileId``)."""
@@ -33,13 +37,8 @@ class FilesRepo:
             "KeyConditionExpression": Key("ownerSub").eq(owner_sub),
             "FilterExpression": Attr("status").ne(DELETED),
             "ScanIndexForward": False,
-            "Limit": limit,
         }
-        start = decode_cursor(cursor, owner_sub)
-        if start:
-            arguments["ExclusiveStartKey"] = start
-        response = self._table.query(**arguments)
-        return Page(response.get("Items", []), encode_cursor(response.get("LastEvaluatedKey")))
+        return self._page(self._table.query, arguments, limit, decode_cursor(cursor, owner_sub))
 
     def list_by_status(self, scan_status: str, limit: int, cursor: str | None) -> Page:
         """Admin view across owners. A Scan with a filter: fine for an operator's occasional use,
@@ -48,13 +47,26 @@ class FilesRepo:
 
         arguments: dict[str, Any] = {
             "FilterExpression": Attr("scanStatus").eq(scan_status) & Attr("status").ne(DELETED),
-            "Limit": limit,
         }
-        start = decode_cursor(cursor)
-        if start:
-            arguments["ExclusiveStartKey"] = start
-        response = self._table.scan(**arguments)
-        return Page(response.get("Items", []), encode_cursor(response.get("LastEvaluatedKey")))
+        return self._page(self._table.scan, arguments, limit, decode_cursor(cursor))
+
+    @staticmethod
+    def _page(read: Any, arguments: dict[str, Any], limit: int, start: dict[str, Any] | None) -> Page:
+        """Up to ``limit`` records that pass the filter. DynamoDB's ``Limit`` counts the records
+        it reads, deleted ones included, so read on until the page is full (at most
+        ``PAGE_READS`` reads); the cursor is the key of the last record shown."""
+        items: list[dict[str, Any]] = []
+        for _ in range(PAGE_READS):
+            where = {"ExclusiveStartKey": start} if start else {}
+            response = read(**arguments, **where, Limit=max(limit, READ_LIMIT))
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if len(items) >= limit or not start:
+                break
+        if len(items) > limit:
+            items = items[:limit]
+            start = items[-1]
+        return Page(items, encode_cursor(start))
 
     def rescannable(
         self, not_scanned_with: str | None = None, clean_since: datetime | None = None
