@@ -13,6 +13,7 @@ from chalicelib.timestamps import now, parse
 # A page reads at least READ_LIMIT records per request, and at most PAGE_READS requests.
 READ_LIMIT = 100
 PAGE_READS = 10
+_NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
 
 
 class FilesRepo:
@@ -136,17 +137,46 @@ class FilesRepo:
         condition = Attr("status").ne(DELETED) & Attr("versionId").exists() & Attr("scanStatus").eq(Verdict.ERROR.value)
         yield from self._scan_all(condition)
 
+    def claim_rescan(self, owner_sub: str, file_id: str, version_id: str) -> bool:
+        """Mark the record's version as being scanned again (``PENDING``), unless a scan of it is
+        already in flight, its verdict is final (INFECTED), it was deleted or a newer version
+        took the record: one in-flight scan per version. A claim whose execution never starts
+        is found by the sweeper once ``scanStartedAt`` is old, like any scan that died."""
+        return self._claim(
+            owner_sub,
+            file_id,
+            "SET scanStatus = :pending, scanStartedAt = :now",
+            f"versionId = :version AND scanStatus IN (:clean, :unscannable, :error) AND {_NOT_DELETED}",
+            {":version": version_id, ":clean": Verdict.CLEAN.value, ":unscannable": Verdict.UNSCANNABLE.value},
+        )
+
     def claim_auto_rescan(self, owner_sub: str, file_id: str, attempts: int) -> bool:
-        """Count one more automatic rescan, unless another sweeper run counted it first."""
+        """Count one more automatic rescan and mark the scan in flight, unless another sweeper
+        run counted it first or another rescan claimed the version."""
+        return self._claim(
+            owner_sub,
+            file_id,
+            "SET autoRescans = :next, scanStatus = :pending, scanStartedAt = :now",
+            f"scanStatus = :error AND (attribute_not_exists(autoRescans) OR autoRescans = :seen) AND {_NOT_DELETED}",
+            {":next": attempts + 1, ":seen": attempts},
+        )
+
+    def _claim(self, owner_sub: str, file_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         from botocore.exceptions import ClientError
 
         try:
             self._table.update_item(
                 Key={"ownerSub": owner_sub, "fileId": file_id},
-                UpdateExpression="SET autoRescans = :next",
-                ConditionExpression="scanStatus = :error AND "
-                "(attribute_not_exists(autoRescans) OR autoRescans = :seen)",
-                ExpressionAttributeValues={":next": attempts + 1, ":seen": attempts, ":error": Verdict.ERROR.value},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pending": Verdict.PENDING.value,
+                    ":error": Verdict.ERROR.value,
+                    ":deleted": DELETED,
+                    ":now": now(),
+                    **values,
+                },
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
