@@ -278,9 +278,12 @@ class LocalStack:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _start_api(self, stack: Any) -> None:
+        from devstack.chalice_local import auth_environment
+
         chalice = Path(sys.executable).with_name("chalice")
         env = {
             **os.environ,
+            **auth_environment(self.outputs),  # ID tokens are verified as API Gateway does (devstack/auth.py)
             "USER_POOL_ARN": self.outputs["userPoolArn"],
             "WEB_ORIGIN": f"http://127.0.0.1:{self.api_port}",
             "MAX_UPLOAD_BYTES": str(LOCAL_MAX_BYTES),
