@@ -3,15 +3,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAGE ?= stag
 
-.PHONY: setup test lint bench run stop package deploy rehearse clean
+.PHONY: setup setup-lint test lint bench run stop package deploy rehearse clean
 
-setup:
+setup:  ## Debian's ClamAV packages and .venv (what run, test, package and deploy need)
 	@bash scripts/setup.sh
+
+setup-lint:  ## setup, and .venv-checkov for the template checks
+	@bash scripts/setup.sh lint
 
 test: setup  ## every test: unit, functional (moto + real clamd), infra
 	$(PY) -m pytest
 
-lint: setup  ## ruff + mypy, then cfn-lint, checkov and hadolint on the infrastructure (infra/lint.sh)
+lint: setup-lint  ## ruff + mypy, then cfn-lint, checkov and hadolint on the infrastructure (infra/lint.sh)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy app.py chalicelib devstack manabi_cli infra/build.py
 	bash infra/lint.sh
