@@ -24,10 +24,25 @@ class CliError(Exception):
     """Something the user can act on; printed as one line."""
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it runs
+        return True
+    return pid > 0
+
+
 def _local_stack() -> dict[str, Any] | None:
-    state_dir = Path(os.environ.get("MANABI_STATE_DIR", ROOT / ".local"))
+    """The running local stack's ``stack.json`` (``$MANABI_STATE_DIR``, default ``.local/``); one a
+    stack that died left behind does not count."""
+    state_dir = Path(os.environ.get("MANABI_STATE_DIR") or ROOT / ".local")
     path = state_dir / "stack.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return info if _running(int(info.get("pid", 0))) else None
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class Target:
     state_machine_arn: str | None
     aws_endpoint: str | None  # the emulator, for the local stack
     local: bool
+    stack_id: str | None = None  # which run of the local stack (it keeps no state across runs)
 
     def _aws(self, service: str) -> Any:
         if self.local:
@@ -59,7 +75,16 @@ class Target:
         stored = session.load(self.api_url)
         if not stored:
             raise CliError(f"not signed in to {self.api_url}: run `manabi login USERNAME`")
+        if self.local and stored.get("stackId") != self.stack_id:
+            raise CliError(
+                "the local stack was restarted since you signed in, and it keeps no accounts or files "
+                "across restarts: run `manabi signup …` and `manabi login …` again"
+            )
         return ApiClient(self.api_url, stored["IdToken"])
+
+    def session_fields(self) -> dict[str, str]:
+        """What a saved sign-in records besides the tokens."""
+        return {"stackId": self.stack_id} if self.local and self.stack_id else {}
 
     def workflow(self) -> Workflow:
         if not self.state_machine_arn:
@@ -80,6 +105,7 @@ def resolve_target(api: str | None, region: str | None, client_id: str | None, s
             state_machine or local["stateMachineArn"],
             local["emulator"],
             local=True,
+            stack_id=local.get("stackId"),
         )
     return Target(
         api.rstrip("/"),

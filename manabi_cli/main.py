@@ -129,7 +129,7 @@ def cmd_confirm(args: argparse.Namespace, target: Target, session: Session) -> d
 
 def cmd_login(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
     tokens = target.cognito().login(args.username, _password(args))
-    session.save(target.api_url, {"username": args.username, **tokens})
+    session.save(target.api_url, {"username": args.username, **tokens, **target.session_fields()})
     return {"username": args.username, "signedIn": True, "api": target.api_url}
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,3 +115,46 @@ def test_files_are_listed_with_a_header_readable_sizes_and_dates(in_tokyo: None)
 
 def test_verdicts_have_their_own_exit_codes() -> None:
     assert cli.VERDICT_EXIT == {"CLEAN": 0, "INFECTED": 3, "UNSCANNABLE": 4, "ERROR": 5}
+
+
+def local_stack(tmp_path: Path, pid: int, stack_id: str = "this-stack") -> None:
+    state = tmp_path / "no-stack"
+    state.mkdir(exist_ok=True)
+    info = {
+        "api": NOWHERE,
+        "region": "ap-northeast-1",
+        "emulator": NOWHERE,
+        "cliClientId": "client",
+        "userPoolId": "pool",
+        "stateMachineArn": "arn:aws:states:ap-northeast-1:123456789012:stateMachine:x",
+        "stackId": stack_id,
+        "pid": pid,
+    }
+    (state / "stack.json").write_text(json.dumps(info))
+
+
+def signed_in_to(tmp_path: Path, stack_id: str | None) -> None:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    session = {"username": "hanako", "IdToken": "token", **({"stackId": stack_id} if stack_id else {})}
+    (home / "session.json").write_text(json.dumps({NOWHERE: session}))
+
+
+@pytest.mark.parametrize("stored", ["an-earlier-stack", None])
+def test_a_session_of_an_earlier_local_stack_is_told_plainly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stored: str | None
+) -> None:
+    local_stack(tmp_path, os.getpid())
+    signed_in_to(tmp_path, stored)
+    status, out, err = run(capsys, "files")
+    assert (status, out) == (1, "")
+    assert "restarted" in err and "keeps no accounts or files" in err and "manabi signup" in err
+
+
+def test_a_stack_json_left_by_a_dead_stack_is_no_stack(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    local_stack(tmp_path, gone.pid)
+    signed_in_to(tmp_path, "this-stack")
+    status, _, err = run(capsys, "files")
+    assert status == 1 and "no local stack is running" in err and "make run" in err
