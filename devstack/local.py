@@ -93,6 +93,7 @@ class LocalStack:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _stopped: bool = False
     _wrote_info: bool = False  # stack.json is this stack's to remove (not a running stack's)
+    _owns_state_dir: bool = False
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _cleanups: list[Any] = field(default_factory=list)
 
@@ -107,6 +108,7 @@ class LocalStack:
             raise LocalStackError(
                 f"a local stack is already running (pid {existing['pid']}); stop it with `make stop` first"
             )
+        self._owns_state_dir = True  # no other stack runs from it: what is left in it is ours
         from devstack.ports import taken
 
         problems = taken({"emulator": self.moto_port, "API": self.api_port})
@@ -368,6 +370,8 @@ class LocalStack:
                 cleanup()
             except Exception:
                 logger.exception("while stopping the local stack")
+        if self._owns_state_dir:  # a clamd started by a step that was interrupted half-way
+            _stop_orphans(self.state_dir, None)
         if self._wrote_info:
             self.info_path.unlink(missing_ok=True)
 
