@@ -141,7 +141,7 @@ class Cognito:
         self._client_id = client_id
         self._target = target
 
-    def sign_up(self, username: str, email: str, password: str, password_rules: str) -> None:
+    def sign_up(self, username: str, email: str, password: str, password_rules: str | None = None) -> None:
         try:
             self._client.sign_up(
                 ClientId=self._client_id,
@@ -150,7 +150,7 @@ class Cognito:
                 UserAttributes=[{"Name": "email", "Value": email}],
             )
         except (ClientError, BotoCoreError) as error:
-            raise _sign_up_error(error, username, password_rules) from None
+            raise _sign_up_error(error, username, password_rules or "the user pool's password rules") from None
 
     def confirm(self, username: str, code: str) -> None:
         try:

@@ -102,6 +102,16 @@ def test_clean_upload_downloads_byte_for_byte(signed_in: Stack, tmp_path: Path) 
     assert target.read_bytes() == original.read_bytes()
 
 
+def test_an_empty_file_is_accepted_and_scans_clean(signed_in: Stack, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    uploaded = signed_in.manabi("upload", str(empty), "--wait")
+    assert (uploaded["scanStatus"], uploaded["size"]) == ("CLEAN", 0)
+    target = tmp_path / "back.txt"
+    assert signed_in.manabi("download", uploaded["id"], "-o", str(target))["bytes"] == 0
+    assert target.read_bytes() == b""
+
+
 def test_infected_upload_is_refused_then_deleted(signed_in: Stack, tmp_path: Path) -> None:
     sample = tmp_path / "eicar.com"
     sample.write_bytes(EICAR)
