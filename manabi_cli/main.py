@@ -177,8 +177,10 @@ def cmd_status(args: argparse.Namespace, target: Target, session: Session) -> di
 def download_path(requested: str | None, name: str, force: bool) -> Path:
     """Where a download goes: ``-o FILE``, into ``-o DIR/``, or its own name here. An existing
     file is replaced only when named with ``-o`` or with ``--force``."""
-    named = requested is not None and not requested.endswith(("/", os.sep)) and not Path(requested).is_dir()
-    output = Path(requested) if named else Path(requested or ".") / name
+    if requested is not None and not requested.endswith(("/", os.sep)) and not Path(requested).is_dir():
+        output, named = Path(requested), True
+    else:
+        output, named = Path(requested or ".") / name, False
     if not output.parent.is_dir():
         raise CliError(f"cannot write {output}: the directory {output.parent} does not exist")
     if output.is_dir():
