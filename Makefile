@@ -3,16 +3,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAGE ?= stag
 
-.PHONY: setup test lint bench run stop package deploy rehearse web publish-web clean
+.PHONY: setup setup-lint test lint bench run stop package deploy rehearse web publish-web clean
 
-setup:
+setup:  ## Debian's ClamAV packages and .venv (what run, test, package and deploy need)
 	@bash scripts/setup.sh
+
+setup-lint:  ## setup, and .venv-checkov for the template checks
+	@bash scripts/setup.sh lint
 
 test: setup  ## every test: the web app's unit tests (vitest), then unit, functional (moto + real clamd), infra, e2e, browser
 	npm --prefix web test --silent
 	$(PY) -m pytest
 
-lint: setup  ## ruff + mypy, then cfn-lint, checkov and hadolint on the infrastructure (infra/lint.sh)
+lint: setup-lint  ## ruff + mypy, then cfn-lint, checkov and hadolint on the infrastructure (infra/lint.sh)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy app.py chalicelib devstack manabi_cli infra/build.py infra/publish_web.py
 	bash infra/lint.sh

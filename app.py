@@ -3,7 +3,7 @@
 
 from chalice import Chalice
 
-from chalicelib import logs
+from chalicelib import cli_hooks, logs
 from chalicelib.api import middleware
 from chalicelib.api.admin import admin_api
 from chalicelib.api.auth import cors
@@ -20,6 +20,9 @@ app.register_blueprint(me_api)
 app.register_blueprint(admin_api)
 app.register_blueprint(upload_events)
 app.register_blueprint(schedules)
+# Only when the Chalice CLI imports this file: `chalice local` serves the local stack with API
+# Gateway's token checks, `chalice deploy` checks for credentials first (chalicelib/cli_hooks.py).
+cli_hooks.attach()
 
 
 @app.route("/health", cors=cors)

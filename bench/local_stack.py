@@ -64,7 +64,8 @@ def measure_latency(samples: int, size: int, workdir: Path) -> dict[str, Any]:
         cognito.sign_up("bench", "bench@example.jp", "Manabi+2026")
         cognito.confirm_locally("bench")
         session = Session.default()
-        session.save(target.api_url, {"username": "bench", **cognito.login("bench", "Manabi+2026")})
+        tokens = cognito.login("bench", "Manabi+2026")
+        session.save(target.api_url, {"username": "bench", **tokens, **target.session_fields()})
         api = target.api(session)
         clamd = ClamdClient(info["clamd"])
         end_to_end, engine = [], []

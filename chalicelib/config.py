@@ -50,11 +50,13 @@ def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool 
 
 @dataclass(frozen=True)
 class UploadEventSettings:
-    """What the upload event handler needs: which bucket to watch and where to start scans."""
+    """What the upload event handler needs: which bucket to watch, where to start scans, and the
+    file records (an upload for a deleted record is removed; the record declares the size)."""
 
     data_bucket: str
     state_machine_arn: str
     upload_prefix: str
+    files_table: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> UploadEventSettings:
@@ -63,6 +65,7 @@ class UploadEventSettings:
             data_bucket=_required(env, "DATA_BUCKET"),
             state_machine_arn=_required(env, "SCAN_STATE_MACHINE_ARN"),
             upload_prefix=_prefix(env, "UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX),
+            files_table=_required(env, "FILES_TABLE"),
         )
 
 

@@ -32,6 +32,7 @@ from chalicelib.config import (
 from chalicelib.definitions.sources import source_for
 from chalicelib.definitions.store import DefinitionsStore
 from chalicelib.definitions.updater import DefinitionsUpdater
+from chalicelib.files.arrivals import UploadArrivals
 from chalicelib.files.repository import FilesRepo
 from chalicelib.files.service import FileService
 from chalicelib.profiles.service import ProfileService
@@ -92,6 +93,12 @@ def get_upload_settings() -> UploadEventSettings:
 @cache
 def get_scan_starter() -> ScanStarter:
     return ScanStarter(client("stepfunctions"), get_upload_settings().state_machine_arn)
+
+
+@cache
+def get_upload_arrivals() -> UploadArrivals:
+    settings = get_upload_settings()
+    return UploadArrivals(FilesRepo(resource("dynamodb").Table(settings.files_table)), client("s3"), get_scan_starter())
 
 
 # -- the scanner (container image) -----------------------------------------------------------
@@ -195,6 +202,7 @@ def reset() -> None:
         get_published_definitions,
         get_upload_settings,
         get_scan_starter,
+        get_upload_arrivals,
         get_scanner,
         get_sweep_settings,
         get_sweeper,

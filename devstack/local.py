@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,18 @@ DEFAULT_STATE_DIR = ROOT / ".local"
 UPLOAD_QUEUE = "local-manabiplus-upload-events"
 MAX_EVENT_ATTEMPTS = 3
 LOCAL_MAX_BYTES = 512 * 1024 * 1024  # upload limit = scan limit = clamd StreamMaxLength
+
+
+# What each phase of `up` starts, as it says so while starting.
+PHASE_NAMES = {
+    "emulator": "the AWS emulator (moto)",
+    "resources": "the resources of infra/main/ in it",
+    "definitions": "the definitions update from the offline mirror",
+    "scanner": "clamd and the scanner",
+    "eventPath": "the upload event path",
+    "api": "chalice local",
+    "schedules": "the scheduled functions",
+}
 
 
 class LocalStackError(RuntimeError):
@@ -83,6 +96,8 @@ class LocalStack:
     outputs: dict[str, Any] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _stopped: bool = False
+    _wrote_info: bool = False  # stack.json is this stack's to remove (not a running stack's)
+    _owns_state_dir: bool = False
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _cleanups: list[Any] = field(default_factory=list)
 
@@ -97,9 +112,17 @@ class LocalStack:
             raise LocalStackError(
                 f"a local stack is already running (pid {existing['pid']}); stop it with `make stop` first"
             )
+        self._owns_state_dir = True  # no other stack runs from it: what is left in it is ours
+        from devstack.ports import taken
+
+        problems = taken({"emulator": self.moto_port, "API": self.api_port})
+        if problems:
+            raise LocalStackError("; ".join(problems))
+        self.outputs["stackId"] = uuid.uuid4().hex  # a session of another stack's users is not this one's
         phases: dict[str, float] = {}
 
         def timed(name: str, step: Any, *args: Any) -> Any:
+            logger.info("starting %s", PHASE_NAMES.get(name, name))
             began = time.monotonic()
             result = step(*args)
             phases[name] = round(time.monotonic() - began, 3)
@@ -119,6 +142,7 @@ class LocalStack:
             self.stop()
             raise
         self.info_path.write_text(json.dumps(self.outputs, indent=2) + "\n", encoding="utf-8")
+        self._wrote_info = True
         return self.outputs
 
     def _start_emulator(self) -> None:
@@ -283,9 +307,12 @@ class LocalStack:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _start_api(self, stack: Any) -> None:
+        from devstack.chalice_local import auth_environment
+
         chalice = Path(sys.executable).with_name("chalice")
         env = {
             **os.environ,
+            **auth_environment(self.outputs),  # ID tokens are verified as API Gateway does (devstack/auth.py)
             "USER_POOL_ARN": self.outputs["userPoolArn"],
             # The site's origin: the only one browsers may call the API from.
             "WEB_ORIGIN": web_origin(self.web_port),
@@ -372,7 +399,10 @@ class LocalStack:
                 cleanup()
             except Exception:
                 logger.exception("while stopping the local stack")
-        self.info_path.unlink(missing_ok=True)
+        if self._owns_state_dir:  # a clamd started by a step that was interrupted half-way
+            _stop_orphans(self.state_dir, None)
+        if self._wrote_info:
+            self.info_path.unlink(missing_ok=True)
 
     def wait(self) -> None:
         self._stopping.wait()
@@ -457,6 +487,7 @@ def banner(info: dict[str, Any]) -> str:
             f"  user pool      {info['userPoolId']}   CLI client {info['cliClientId']}",
             f"  data bucket    {info['dataBucket']}",
             f"  state machine  {info['stateMachineArn']}",
+            "Nothing is kept when it stops: accounts and files live in memory, so sign up again after a restart.",
             f"Try:  open {info['web']} and create an account (confirmed at once locally),",
             "      or .venv/bin/manabi signup hanako --email hanako@example.jp --password 'Manabi+2026'",
             "Stop: Ctrl-C here, or `make stop` from another terminal.",
@@ -508,7 +539,7 @@ def stop_running(state_dir: Path, timeout: float = 30) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.local", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["up", "stop", "status"])
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("MANABI_STATE_DIR") or DEFAULT_STATE_DIR))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MANABI_MOTO_PORT", "5000")))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("MANABI_API_PORT", "8000")))
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("MANABI_WEB_PORT", "8080")))
@@ -527,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = LocalStack(
         state_dir=args.state_dir, moto_port=args.moto_port, api_port=args.api_port, web_port=args.web_port
     )
-    signal.signal(signal.SIGTERM, lambda *_: stack._stopping.set())
+    signal.signal(signal.SIGTERM, _interrupt)  # `make stop`: like Ctrl-C, also while still starting
     try:
         info = stack.start()
         print(banner(info), flush=True)
@@ -538,8 +569,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the cleanup finish
         stack.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

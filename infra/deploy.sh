@@ -51,6 +51,7 @@ die() { echo "deploy: $*" >&2; exit 1; }
 if [ -z "${DOMAIN_NAME:-}" ]; then
   [ -n "$DRY_RUN" ] || die "set DOMAIN_NAME to the parent domain (the stage zone is $STAGE.\$DOMAIN_NAME)"
   DOMAIN_NAME="example.jp"
+  echo "deploy: DOMAIN_NAME is not set: this dry run uses the placeholder $DOMAIN_NAME (set DOMAIN_NAME=your.domain to see your own names)" >&2
 fi
 ZONE_NAME=$STAGE.$DOMAIN_NAME
 

@@ -24,10 +24,25 @@ class CliError(Exception):
     """Something the user can act on; printed as one line."""
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it runs
+        return True
+    return pid > 0
+
+
 def _local_stack() -> dict[str, Any] | None:
-    state_dir = Path(os.environ.get("MANABI_STATE_DIR", ROOT / ".local"))
+    """The running local stack's ``stack.json`` (``$MANABI_STATE_DIR``, default ``.local/``); one a
+    stack that died left behind does not count."""
+    state_dir = Path(os.environ.get("MANABI_STATE_DIR") or ROOT / ".local")
     path = state_dir / "stack.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return info if _running(int(info.get("pid", 0))) else None
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class Target:
     state_machine_arn: str | None
     aws_endpoint: str | None  # the emulator, for the local stack
     local: bool
+    stack_id: str | None = None  # which run of the local stack (it keeps no state across runs)
 
     def _aws(self, service: str) -> Any:
         if self.local:
@@ -59,7 +75,16 @@ class Target:
         stored = session.load(self.api_url)
         if not stored:
             raise CliError(f"not signed in to {self.api_url}: run `manabi login USERNAME`")
+        if self.local and stored.get("stackId") != self.stack_id:
+            raise CliError(
+                "the local stack was restarted since you signed in, and it keeps no accounts or files "
+                "across restarts: run `manabi signup …` and `manabi login …` again"
+            )
         return ApiClient(self.api_url, stored["IdToken"])
+
+    def session_fields(self) -> dict[str, str]:
+        """What a saved sign-in records besides the tokens."""
+        return {"stackId": self.stack_id} if self.local and self.stack_id else {}
 
     def workflow(self) -> Workflow:
         if not self.state_machine_arn:
@@ -80,6 +105,7 @@ def resolve_target(api: str | None, region: str | None, client_id: str | None, s
             state_machine or local["stateMachineArn"],
             local["emulator"],
             local=True,
+            stack_id=local.get("stackId"),
         )
     return Target(
         api.rstrip("/"),
@@ -93,8 +119,20 @@ def resolve_target(api: str | None, region: str | None, client_id: str | None, s
 
 def _aws_error(error: Exception) -> CliError:
     if isinstance(error, ClientError):
-        return CliError(error.response.get("Error", {}).get("Message") or str(error))
+        details = error.response.get("Error", {})
+        code, message = details.get("Code", ""), details.get("Message") or str(error)
+        return CliError(f"{message} ({code})" if code else message)
     return CliError(str(error))
+
+
+def _sign_up_error(error: Exception, username: str, password_rules: str) -> CliError:
+    """Cognito's refusals of a sign-up, in words (the emulator answers a taken name with the name alone)."""
+    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+    if code == "UsernameExistsException":
+        return CliError(f"the username {username} is taken: choose another, or sign in with `manabi login {username}`")
+    if code == "InvalidPasswordException":
+        return CliError(f"the password is too weak: it needs {password_rules}")
+    return _aws_error(error)
 
 
 class Cognito:
@@ -103,7 +141,7 @@ class Cognito:
         self._client_id = client_id
         self._target = target
 
-    def sign_up(self, username: str, email: str, password: str) -> None:
+    def sign_up(self, username: str, email: str, password: str, password_rules: str | None = None) -> None:
         try:
             self._client.sign_up(
                 ClientId=self._client_id,
@@ -112,7 +150,7 @@ class Cognito:
                 UserAttributes=[{"Name": "email", "Value": email}],
             )
         except (ClientError, BotoCoreError) as error:
-            raise _aws_error(error) from None
+            raise _sign_up_error(error, username, password_rules or "the user pool's password rules") from None
 
     def confirm(self, username: str, code: str) -> None:
         try:
@@ -123,7 +161,10 @@ class Cognito:
     def confirm_locally(self, username: str) -> None:
         """The emulator sends no e-mail; confirm as an administrator would."""
         pool_id = (_local_stack() or {})["userPoolId"]
-        self._client.admin_confirm_sign_up(UserPoolId=pool_id, Username=username)
+        try:
+            self._client.admin_confirm_sign_up(UserPoolId=pool_id, Username=username)
+        except (ClientError, BotoCoreError) as error:
+            raise _aws_error(error) from None
 
     def login(self, username: str, password: str) -> dict[str, str]:
         try:
@@ -194,12 +235,13 @@ class ApiClient:
             raise CliError(f"the storage refused the upload (HTTP {response.status_code}): {response.text[:200]}")
 
     def download(self, url: str, output: Path, report: Callable[[int], None]) -> int:
+        """Stream into ``<output>.part`` and rename it when complete; nothing is left behind on failure."""
         written = 0
+        partial = output.with_name(output.name + ".part")
         try:
             with requests.get(url, stream=True, timeout=600) as response:
                 if response.status_code != 200:
                     raise CliError(f"the storage refused the download (HTTP {response.status_code})")
-                partial = output.with_name(output.name + ".part")
                 with partial.open("wb") as target:
                     for chunk in response.iter_content(CHUNK):
                         target.write(chunk)
@@ -208,6 +250,10 @@ class ApiClient:
                 partial.replace(output)
         except requests.RequestException as error:
             raise CliError(f"download failed: {error.__class__.__name__}") from None
+        except OSError as error:
+            raise CliError(f"cannot write {output}: {error.strerror or error}") from None
+        finally:
+            partial.unlink(missing_ok=True)
         return written
 
 

@@ -1,7 +1,8 @@
 """``manabi``: use Manabi Plus from a terminal — the local stack by default, or a deployed stage.
 
-Every command prints one clear line on failure (exit status 1) and, with ``--json``, exactly one
-JSON document on stdout.
+Every command prints one clear line on failure (exit status 1) and, with ``--json`` (before or
+after the command), exactly one JSON document on stdout. ``upload --wait`` and ``status --wait``
+exit with the verdict's own status: 0 CLEAN, 3 INFECTED, 4 UNSCANNABLE, 5 ERROR.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import argparse
 import getpass
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,48 @@ from manabi_cli.api import ApiClient, CliError, Target, resolve_target
 from manabi_cli.session import Session
 
 TERMINAL = {"CLEAN", "INFECTED", "UNSCANNABLE", "ERROR"}
+# The exit status of `upload --wait` and `status --wait` for each verdict (1 is a failure, 2 a usage error).
+VERDICT_EXIT = {"CLEAN": 0, "INFECTED": 3, "UNSCANNABLE": 4, "ERROR": 5}
+# The user pool's password policy (infra/main/identity.yaml; tests/unit/test_cli.py keeps them equal).
+PASSWORD_POLICY = {
+    "MinimumLength": 8,
+    "RequireUppercase": True,
+    "RequireLowercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def password_rules() -> str:
+    kinds = [
+        ("RequireUppercase", "an upper-case letter"),
+        ("RequireLowercase", "a lower-case letter"),
+        ("RequireNumbers", "a digit"),
+        ("RequireSymbols", "a symbol"),
+    ]
+    needed = [words for name, words in kinds if PASSWORD_POLICY[name]]
+    listed = ", ".join(needed[:-1]) + f" and {needed[-1]}" if len(needed) > 1 else "".join(needed)
+    return f"at least {PASSWORD_POLICY['MinimumLength']} characters, with {listed}"
+
+
+def format_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def format_time(stamp: str) -> str:
+    """An API time (UTC) in this machine's time zone, to the minute."""
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp
 
 
 def progress(label: str, total: int) -> Callable[[int], None]:
@@ -63,8 +108,10 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_signup(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    if not _EMAIL.fullmatch(args.email):
+        raise CliError(f"{args.email!r} is not an e-mail address (the confirmation code is sent there)")
     auth = target.cognito()
-    auth.sign_up(args.username, args.email, _password(args))
+    auth.sign_up(args.username, args.email, _password(args), password_rules())
     if target.local:
         auth.confirm_locally(args.username)
         return {"username": args.username, "confirmed": True, "next": f"manabi login {args.username}"}
@@ -82,12 +129,14 @@ def cmd_confirm(args: argparse.Namespace, target: Target, session: Session) -> d
 
 def cmd_login(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
     tokens = target.cognito().login(args.username, _password(args))
-    session.save(target.api_url, {"username": args.username, **tokens})
+    session.save(target.api_url, {"username": args.username, **tokens, **target.session_fields()})
     return {"username": args.username, "signedIn": True, "api": target.api_url}
 
 
 def cmd_upload(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
     path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"{path} is a directory: upload one file at a time (zip a folder to send it whole)")
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     api = target.api(session)
@@ -104,7 +153,18 @@ def cmd_upload(args: argparse.Namespace, target: Target, session: Session) -> di
 
 
 def cmd_files(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
-    return target.api(session).get(f"/files?limit={args.limit}")  # type: ignore[no-any-return]
+    """The newest ``--limit`` files, in as many pages (of at most 100) as that takes."""
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    api = target.api(session)
+    files: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = api.get(f"/files?limit={min(args.limit - len(files), 100)}" + (f"&cursor={cursor}" if cursor else ""))
+        files += page["files"]
+        cursor = page.get("cursor")
+        if not cursor or len(files) >= args.limit:
+            return {"files": files, "cursor": cursor}
 
 
 def cmd_status(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
@@ -114,10 +174,26 @@ def cmd_status(args: argparse.Namespace, target: Target, session: Session) -> di
     return api.get(f"/files/{args.id}")  # type: ignore[no-any-return]
 
 
+def download_path(requested: str | None, name: str, force: bool) -> Path:
+    """Where a download goes: ``-o FILE``, into ``-o DIR/``, or its own name here. An existing
+    file is replaced only when named with ``-o`` or with ``--force``."""
+    if requested is not None and not requested.endswith(("/", os.sep)) and not Path(requested).is_dir():
+        output, named = Path(requested), True
+    else:
+        output, named = Path(requested or ".") / name, False
+    if not output.parent.is_dir():
+        raise CliError(f"cannot write {output}: the directory {output.parent} does not exist")
+    if output.is_dir():
+        raise CliError(f"cannot write {output}: it is a directory")
+    if output.exists() and not (named or force):
+        raise CliError(f"{output} already exists: pass -o PATH, or --force to replace it")
+    return output
+
+
 def cmd_download(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
     api = target.api(session)
     link = api.get(f"/files/{args.id}/download")
-    output = Path(args.output or link["file"]["name"])
+    output = download_path(args.output, link["file"]["name"], args.force)
     written = api.download(link["url"], output, progress(f"downloading {output.name}", link["file"]["size"]))
     return {"id": args.id, "scanStatus": link["file"]["scanStatus"], "path": str(output), "bytes": written}
 
@@ -160,12 +236,15 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Target, Session], dict[str, An
 def render(command: str, result: dict[str, Any]) -> Iterator[str]:
     """Human-readable output."""
     if command == "files":
-        for item in result["files"]:
-            yield f"{item['id']}  {item['scanStatus']:<14} {item['size']:>12}  {item['name']}"
         if not result["files"]:
             yield "no files"
+        else:
+            yield f"{'ID':<26}  {'STATUS':<14} {'SIZE':>10}  {'UPLOADED':<16}  NAME"
+        for item in result["files"]:
+            size, uploaded = format_size(int(item["size"])), format_time(item["createdAt"])
+            yield f"{item['id']:<26}  {item['scanStatus']:<14} {size:>10}  {uploaded:<16}  {item['name']}"
         if result.get("cursor"):
-            yield "(more: use --json and the cursor, or a larger --limit)"
+            yield "(more: a larger --limit shows them)"
     elif command == "trace":
         yield f"{result['execution']}  {result['status']}  verdict {result['scanStatus']}"
         for step in result["steps"]:
@@ -183,37 +262,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-id", help="Cognito app client id of the CLI (deployed stages)")
     parser.add_argument("--state-machine-arn", help="scan state machine, for trace (deployed stages)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    # Every command takes --json after it too (SUPPRESS: absent there, the value above stands).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
     sub = parser.add_subparsers(dest="command", required=True)
-    signup = sub.add_parser("signup", help="create an account")
+
+    def command(name: str, **options: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **options)
+
+    signup = command("signup", help="create an account")
     signup.add_argument("username")
-    signup.add_argument("--email", required=True)
-    signup.add_argument("--password")
-    confirm = sub.add_parser("confirm", help="confirm an account with the e-mailed code")
+    signup.add_argument("--email", required=True, help="where the confirmation code is sent")
+    signup.add_argument("--password", help=f"{password_rules()} (default: $MANABI_PASSWORD, else asked for)")
+    confirm = command("confirm", help="confirm an account with the e-mailed code")
     confirm.add_argument("username")
     confirm.add_argument("code")
-    login = sub.add_parser("login", help="sign in and remember the session")
+    login = command("login", help="sign in and remember the session")
     login.add_argument("username")
     login.add_argument("--password")
-    upload = sub.add_parser("upload", help="upload a file; it is scanned before anyone can read it")
+    upload = command("upload", help="upload a file; it is scanned before anyone can read it")
     upload.add_argument("file")
     upload.add_argument("--name", help="name to store (default: the file's name)")
     upload.add_argument("--content-type")
-    upload.add_argument("--wait", action="store_true", help="wait for the scan verdict")
+    upload.add_argument(
+        "--wait", action="store_true", help="wait for the verdict; exit 0 CLEAN, 3 INFECTED, 4 UNSCANNABLE, 5 ERROR"
+    )
     upload.add_argument("--timeout", type=float, default=300)
-    files = sub.add_parser("files", help="list your files, newest first")
-    files.add_argument("--limit", type=int, default=50)
-    status = sub.add_parser("status", help="a file's scan status")
+    files = command("files", help="list your files, newest first")
+    files.add_argument("--limit", type=int, default=50, help="how many files (default 50)")
+    status = command("status", help="a file's scan status")
     status.add_argument("id")
-    status.add_argument("--wait", action="store_true", help="wait for a final verdict")
+    status.add_argument(
+        "--wait", action="store_true", help="wait for the verdict; exit 0 CLEAN, 3 INFECTED, 4 UNSCANNABLE, 5 ERROR"
+    )
     status.add_argument("--timeout", type=float, default=300)
-    download = sub.add_parser("download", help="download a CLEAN file")
+    download = command("download", help="download a CLEAN file")
     download.add_argument("id")
-    download.add_argument("-o", "--output", help="where to write it (default: its name)")
-    delete = sub.add_parser("delete", help="delete a file and every version of it")
+    download.add_argument("-o", "--output", help="a file, or a directory to write it into (default: its name, here)")
+    download.add_argument("--force", action="store_true", help="replace an existing file of that name")
+    delete = command("delete", help="delete a file and every version of it")
     delete.add_argument("id")
-    trace = sub.add_parser("trace", help="the file's scan, step by step (like the Step Functions console)")
+    trace = command("trace", help="the file's scan, step by step (like the Step Functions console)")
     trace.add_argument("id")
-    rescan = sub.add_parser("rescan", help="admins: rescan a file, or every file scanned with other definitions")
+    rescan = command("rescan", help="admins: rescan a file, or every file scanned with other definitions")
     rescan.add_argument("id", nargs="?")
     rescan.add_argument("--owner", help="the file owner's user sub (see GET /admin/files)")
     rescan.add_argument("--not-scanned-with", metavar="VERSION", help="e.g. the current definitions version")
@@ -236,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for line in render(args.command, result):
             print(line)
+    if getattr(args, "wait", False):
+        return VERDICT_EXIT.get(str(result.get("scanStatus")), 1)
     return 0
 
 

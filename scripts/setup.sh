@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install everything the tests, the benchmark and the local stack need, on a fresh Debian
-# machine: ClamAV's daemon and Debian's ClamAV test files, Info-ZIP, a Python venv, and a
-# second venv for checkov (it pins packaging<24, chalice needs >=24; see requirements-checkov.txt),
-# and for the web app (web/): Debian's Chromium and a Japanese font for the browser tests, and
-# web/node_modules from the committed lockfile (`npm ci`).
-# Idempotent: a second run only checks.
+# machine: ClamAV's daemon and Debian's ClamAV test files, Info-ZIP, a Python venv, and for the
+# web app (web/): Debian's Chromium and a Japanese font for the browser tests, and web/node_modules
+# from the committed lockfile (`npm ci`); with the argument `lint` (make lint) also a second venv
+# for checkov (it pins packaging<24, chalice needs >=24; see requirements-checkov.txt), which
+# `make run` and `make test` do not need.
+# Idempotent: a second run only checks. A first run says what it installs as it goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WITH_LINT=${1:-}
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
@@ -23,7 +25,7 @@ for package in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
+  echo "setup: installing Debian packages (first run only, about a minute): ${missing[*]}"
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -32,27 +34,21 @@ fi
 
 stamp="$VENV/.requirements.sha256"
 wanted=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+# pip's output, one line per package it fetches, indented under setup's own lines.
+packages_as_they_come() {
+  { grep --line-buffered -E '^(Collecting|Successfully installed)' || true; } | sed -u 's/^/setup:   /'
+}
+
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  echo "setup: creating $VENV from requirements-dev.txt"
+  echo "setup: creating $VENV from requirements-dev.txt (first run only, or after a requirements change: a few minutes)"
   "$PYTHON" -m venv "$VENV"
   # (This machine's pip config lists local mirrors that may be absent; their warnings are noise.)
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt \
-    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  "$VENV/bin/pip" install --progress-bar off --disable-pip-version-check -r requirements-dev.txt \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) | packages_as_they_come
   # The `manabi` CLI, installed from this checkout.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$wanted" > "$stamp"
-fi
-
-CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
-checkov_stamp="$CHECKOV_VENV/.requirements.sha256"
-checkov_wanted=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
-if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$(cat "$checkov_stamp" 2>/dev/null)" != "$checkov_wanted" ]; then
-  echo "setup: creating $CHECKOV_VENV from requirements-checkov.txt"
-  "$PYTHON" -m venv "$CHECKOV_VENV"
-  "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-checkov.txt \
-    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-  echo "$checkov_wanted" > "$checkov_stamp"
 fi
 
 # The web app's packages, exactly as web/package-lock.json records them.
@@ -63,4 +59,17 @@ if [ "$(cat "$web_stamp" 2>/dev/null)" != "$web_wanted" ]; then
   echo "setup: installing web/node_modules (npm ci)"
   npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
   echo "$web_wanted" > "$web_stamp"
+fi
+
+[ "$WITH_LINT" = lint ] || exit 0
+
+CHECKOV_VENV=${CHECKOV_VENV:-.venv-checkov}
+checkov_stamp="$CHECKOV_VENV/.requirements.sha256"
+checkov_wanted=$(sha256sum requirements-checkov.txt | cut -d' ' -f1)
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$(cat "$checkov_stamp" 2>/dev/null)" != "$checkov_wanted" ]; then
+  echo "setup: creating $CHECKOV_VENV from requirements-checkov.txt (for make lint; first run only: a few minutes)"
+  "$PYTHON" -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --progress-bar off --disable-pip-version-check -r requirements-checkov.txt \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) | packages_as_they_come
+  echo "$checkov_wanted" > "$checkov_stamp"
 fi

@@ -8,7 +8,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api import validation
 from chalicelib.api.errors import NotFoundError
-from chalicelib.api.routing import caller, checked_id, query, route
+from chalicelib.api.routing import caller, checked_id, checked_owner, query, route
 from chalicelib.files.records import public_view
 from chalicelib.scanning.verdicts import SCAN_STATUSES
 from chalicelib.wiring import get_admin_rescans, get_file_service, get_published_definitions
@@ -29,7 +29,8 @@ def files_by_status() -> dict[str, Any]:
 @route(admin_api, "/admin/users/{owner_sub}/files/{file_id}/rescan", ["POST"])
 def rescan(owner_sub: str, file_id: str) -> Response:
     caller(admin_api, admin=True)
-    return Response(body={"execution": get_admin_rescans().rescan(owner_sub, checked_id(file_id))}, status_code=202)
+    execution = get_admin_rescans().rescan(checked_owner(owner_sub), checked_id(file_id))
+    return Response(body={"execution": execution}, status_code=202)
 
 
 @route(admin_api, "/admin/rescans", ["POST"])

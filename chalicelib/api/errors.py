@@ -24,6 +24,7 @@ from chalicelib.files.errors import (
 logger = logging.getLogger(__name__)
 
 View = TypeVar("View", bound=Callable[..., Any])
+INTERNAL_ERROR_MESSAGE = "internal error; the request id in the logs identifies it"
 
 
 class ApiError(Exception):
@@ -118,5 +119,5 @@ def normalise_chalice_error(response: Response) -> Response:
     if not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
         return response
     status = response.status_code
-    message = "internal error; the request id in the logs identifies it" if status >= 500 else str(body["Message"])
+    message = INTERNAL_ERROR_MESSAGE if status >= 500 else str(body["Message"])
     return error_response(status, _CHALICE_CODES.get(status, "error"), message)

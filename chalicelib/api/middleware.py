@@ -12,7 +12,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import logs
-from chalicelib.api.errors import error_response, normalise_chalice_error
+from chalicelib.api.errors import INTERNAL_ERROR_MESSAGE, error_response, normalise_chalice_error
 from chalicelib.config import ApiSettings
 from chalicelib.wiring import get_api_settings
 
@@ -32,12 +32,16 @@ def handle(event: Any, get_response: Callable[[Any], Response]) -> Response:
     context = event.context or {}
     user = ((context.get("authorizer") or {}).get("claims") or {}).get("sub")
     with logs.bound(requestId=context.get("requestId"), owner=user):
-        if _from_cloudfront(event, get_api_settings()):
-            response = normalise_chalice_error(get_response(event))
-        else:
-            response = error_response(
-                403, "origin_forbidden", "requests must come through the Manabi Plus CloudFront distribution"
-            )
+        try:
+            if _from_cloudfront(event, get_api_settings()):
+                response = normalise_chalice_error(get_response(event))
+            else:
+                response = error_response(
+                    403, "origin_forbidden", "requests must come through the Manabi Plus CloudFront distribution"
+                )
+        except Exception:  # e.g. a missing setting: logged in full, answered in our shape
+            logger.exception("request failed before its view answered")
+            response = error_response(500, "internal_error", INTERNAL_ERROR_MESSAGE)
         logger.info(
             "%s %s %s in %.1f ms",
             event.method,

@@ -11,6 +11,7 @@ from chalice import Blueprint
 from chalicelib.api.auth import Caller, authorizer, caller_of, cors, require_admin
 from chalicelib.api.errors import NotFoundError, json_errors
 from chalicelib.files.ids import is_file_id
+from chalicelib.files.records import is_owner_sub
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -39,4 +40,11 @@ def checked_id(raw: str) -> str:
     """A path's file id: anything that is not one of ours is simply not found."""
     if not is_file_id(raw):
         raise NotFoundError(f"no file {raw}")
+    return raw
+
+
+def checked_owner(raw: str) -> str:
+    """A path's user sub: anything that cannot be one is simply not found."""
+    if not is_owner_sub(raw):
+        raise NotFoundError("no such user")
     return raw

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any
 
+from chalicelib import untrusted_json
 from chalicelib.api.errors import InvalidRequestError
 from chalicelib.profiles.service import EDITABLE, GRADE_LEVELS, LOCALES, TIME_ZONES
 
-_CONTENT_TYPE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}/[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}$")
+# Matched in full (``fullmatch``): ``$`` alone would let a trailing newline through.
+_CONTENT_TYPE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}/[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,63}")
+# ASCII digits only: str.isdigit() also accepts "²" and "５", which int() then refuses or reads.
+_PAGE_LIMIT = re.compile(r"[0-9]{1,4}")
 
 
 def json_object(raw_body: bytes | str | None, allowed: set[str], required: set[str]) -> dict[str, Any]:
@@ -18,8 +21,10 @@ def json_object(raw_body: bytes | str | None, allowed: set[str], required: set[s
     if not raw_body:
         raise InvalidRequestError("request body must be a JSON object", code="invalid_json")
     try:
-        body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError) as error:
+        body = untrusted_json.loads(raw_body)
+    except untrusted_json.JsonDepthError as error:
+        raise InvalidRequestError(f"request body is {error}", code="invalid_json") from None
+    except ValueError as error:  # UnicodeDecodeError included
         raise InvalidRequestError(f"request body is not valid JSON: {error}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidRequestError("request body must be a JSON object", code="invalid_json")
@@ -57,12 +62,13 @@ def file_name(body: dict[str, Any], field: str = "name") -> str:
     return value
 
 
-def positive_int(body: dict[str, Any], field: str, maximum: int) -> int:
+def byte_count(body: dict[str, Any], field: str, maximum: int) -> int:
+    """A size in bytes: 0 (an empty file) up to ``maximum``."""
     value = body[field]
     if isinstance(value, bool) or not isinstance(value, int):
         raise _invalid(field, "must be an integer number of bytes")
-    if value <= 0:
-        raise _invalid(field, "must be greater than 0")
+    if value < 0:
+        raise _invalid(field, "must not be negative")
     if value > maximum:
         raise InvalidRequestError(
             f"{field}: {value} bytes is over the upload limit of {maximum} bytes",
@@ -75,22 +81,22 @@ def positive_int(body: dict[str, Any], field: str, maximum: int) -> int:
 
 def content_type(body: dict[str, Any], field: str = "contentType") -> str:
     value = body.get(field, "application/octet-stream")
-    if not isinstance(value, str) or not _CONTENT_TYPE.match(value):
+    if not isinstance(value, str) or not _CONTENT_TYPE.fullmatch(value):
         raise _invalid(field, "must be a media type such as application/pdf")
     return value.lower()
 
 
 def choice(body: dict[str, Any], field: str, allowed: tuple[str, ...]) -> str:
     value = body[field]
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise _invalid(field, f"must be one of {', '.join(allowed)}")
-    return str(value)
+    return value
 
 
 def page_limit(raw: str | None, default: int = 20, maximum: int = 100) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not _PAGE_LIMIT.fullmatch(raw) or not 1 <= int(raw) <= maximum:
         raise _invalid("limit", f"must be an integer from 1 to {maximum}")
     return int(raw)
 
@@ -108,7 +114,7 @@ def profile_changes(raw_body: bytes | str | None) -> dict[str, Any]:
     if "locale" in body:
         changes["locale"] = choice(body, "locale", LOCALES)
     if "timeZone" in body:
-        if body["timeZone"] not in TIME_ZONES:
+        if not isinstance(body["timeZone"], str) or body["timeZone"] not in TIME_ZONES:
             raise _invalid("timeZone", "must be an IANA time zone such as Asia/Tokyo")
         changes["timeZone"] = body["timeZone"]
     if "gradeLevel" in body:
@@ -121,7 +127,7 @@ def upload_request(raw_body: bytes | str | None, max_upload_bytes: int) -> dict[
     body = json_object(raw_body, allowed={"name", "size", "contentType"}, required={"name", "size"})
     return {
         "name": file_name(body),
-        "size": positive_int(body, "size", max_upload_bytes),
+        "size": byte_count(body, "size", max_upload_bytes),
         "content_type": content_type(body),
     }
 

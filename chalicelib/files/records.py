@@ -5,13 +5,26 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from chalicelib import untrusted_json
 from chalicelib.files.errors import InvalidCursorError
+from chalicelib.files.ids import is_file_id
 from chalicelib.scanning.verdicts import Verdict
+
+# A cursor is the key of the last record of a page: exactly these two strings.
+CURSOR_KEY = ("ownerSub", "fileId")
+MAX_CURSOR_CHARS = 512
+# What a Cognito user sub can look like (a UUID; the tests use readable ones): the partition key.
+_OWNER_SUB = re.compile(r"[0-9A-Za-z_.:-]{1,128}")
+
+
+def is_owner_sub(value: object) -> bool:
+    return isinstance(value, str) and _OWNER_SUB.fullmatch(value) is not None
 
 
 def plain(value: Any) -> Any:
@@ -23,18 +36,31 @@ def plain(value: Any) -> Any:
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     if not last_key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, default=plain).encode()).decode()
+    key = {name: plain(last_key[name]) for name in CURSOR_KEY}
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
-def decode_cursor(cursor: str | None, owner_sub: str | None = None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, owner_sub: str | None = None) -> dict[str, str] | None:
+    """The start key a cursor stands for; anything this API did not hand out (to this owner,
+    when ``owner_sub`` is given) is refused before it reaches DynamoDB."""
     if not cursor:
         return None
+    refusal = InvalidCursorError("cursor is not one this API returned")
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise refusal
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        key = untrusted_json.loads(base64.urlsafe_b64decode(cursor.encode()), max_depth=1)
     except (ValueError, binascii.Error):
-        raise InvalidCursorError("cursor is not one this API returned") from None
-    if not isinstance(key, dict) or (owner_sub is not None and key.get("ownerSub") != owner_sub):
-        raise InvalidCursorError("cursor is not one this API returned")
+        raise refusal from None
+    if not (
+        isinstance(key, dict)
+        and sorted(key) == sorted(CURSOR_KEY)
+        and is_owner_sub(key["ownerSub"])
+        and isinstance(key["fileId"], str)
+        and is_file_id(key["fileId"])
+        and (owner_sub is None or key["ownerSub"] == owner_sub)
+    ):
+        raise refusal
     return key
 
 

@@ -10,6 +10,11 @@ from chalicelib.files.records import Page, decode_cursor, encode_cursor
 from chalicelib.scanning.verdicts import DELETED, PENDING_UPLOAD, Verdict
 from chalicelib.timestamps import now, parse
 
+# A page reads at least READ_LIMIT records per request, and at most PAGE_READS requests.
+READ_LIMIT = 100
+PAGE_READS = 10
+_NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
+
 
 class FilesRepo:
     """File records in DynamoDB, one partition per owner (``ownerSub``, ``fileId``)."""
@@ -33,13 +38,8 @@ class FilesRepo:
             "KeyConditionExpression": Key("ownerSub").eq(owner_sub),
             "FilterExpression": Attr("status").ne(DELETED),
             "ScanIndexForward": False,
-            "Limit": limit,
         }
-        start = decode_cursor(cursor, owner_sub)
-        if start:
-            arguments["ExclusiveStartKey"] = start
-        response = self._table.query(**arguments)
-        return Page(response.get("Items", []), encode_cursor(response.get("LastEvaluatedKey")))
+        return self._page(self._table.query, arguments, limit, decode_cursor(cursor, owner_sub))
 
     def list_by_status(self, scan_status: str, limit: int, cursor: str | None) -> Page:
         """Admin view across owners. A Scan with a filter: fine for an operator's occasional use,
@@ -48,13 +48,26 @@ class FilesRepo:
 
         arguments: dict[str, Any] = {
             "FilterExpression": Attr("scanStatus").eq(scan_status) & Attr("status").ne(DELETED),
-            "Limit": limit,
         }
-        start = decode_cursor(cursor)
-        if start:
-            arguments["ExclusiveStartKey"] = start
-        response = self._table.scan(**arguments)
-        return Page(response.get("Items", []), encode_cursor(response.get("LastEvaluatedKey")))
+        return self._page(self._table.scan, arguments, limit, decode_cursor(cursor))
+
+    @staticmethod
+    def _page(read: Any, arguments: dict[str, Any], limit: int, start: dict[str, Any] | None) -> Page:
+        """Up to ``limit`` records that pass the filter. DynamoDB's ``Limit`` counts the records
+        it reads, deleted ones included, so read on until the page is full (at most
+        ``PAGE_READS`` reads); the cursor is the key of the last record shown."""
+        items: list[dict[str, Any]] = []
+        for _ in range(PAGE_READS):
+            where = {"ExclusiveStartKey": start} if start else {}
+            response = read(**arguments, **where, Limit=max(limit, READ_LIMIT))
+            items.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if len(items) >= limit or not start:
+                break
+        if len(items) > limit:
+            items = items[:limit]
+            start = items[-1]
+        return Page(items, encode_cursor(start))
 
     def rescannable(
         self, not_scanned_with: str | None = None, clean_since: datetime | None = None
@@ -124,17 +137,46 @@ class FilesRepo:
         condition = Attr("status").ne(DELETED) & Attr("versionId").exists() & Attr("scanStatus").eq(Verdict.ERROR.value)
         yield from self._scan_all(condition)
 
+    def claim_rescan(self, owner_sub: str, file_id: str, version_id: str) -> bool:
+        """Mark the record's version as being scanned again (``PENDING``), unless a scan of it is
+        already in flight, its verdict is final (INFECTED), it was deleted or a newer version
+        took the record: one in-flight scan per version. A claim whose execution never starts
+        is found by the sweeper once ``scanStartedAt`` is old, like any scan that died."""
+        return self._claim(
+            owner_sub,
+            file_id,
+            "SET scanStatus = :pending, scanStartedAt = :now",
+            f"versionId = :version AND scanStatus IN (:clean, :unscannable, :error) AND {_NOT_DELETED}",
+            {":version": version_id, ":clean": Verdict.CLEAN.value, ":unscannable": Verdict.UNSCANNABLE.value},
+        )
+
     def claim_auto_rescan(self, owner_sub: str, file_id: str, attempts: int) -> bool:
-        """Count one more automatic rescan, unless another sweeper run counted it first."""
+        """Count one more automatic rescan and mark the scan in flight, unless another sweeper
+        run counted it first or another rescan claimed the version."""
+        return self._claim(
+            owner_sub,
+            file_id,
+            "SET autoRescans = :next, scanStatus = :pending, scanStartedAt = :now",
+            f"scanStatus = :error AND (attribute_not_exists(autoRescans) OR autoRescans = :seen) AND {_NOT_DELETED}",
+            {":next": attempts + 1, ":seen": attempts},
+        )
+
+    def _claim(self, owner_sub: str, file_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
         from botocore.exceptions import ClientError
 
         try:
             self._table.update_item(
                 Key={"ownerSub": owner_sub, "fileId": file_id},
-                UpdateExpression="SET autoRescans = :next",
-                ConditionExpression="scanStatus = :error AND "
-                "(attribute_not_exists(autoRescans) OR autoRescans = :seen)",
-                ExpressionAttributeValues={":next": attempts + 1, ":seen": attempts, ":error": Verdict.ERROR.value},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pending": Verdict.PENDING.value,
+                    ":error": Verdict.ERROR.value,
+                    ":deleted": DELETED,
+                    ":now": now(),
+                    **values,
+                },
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

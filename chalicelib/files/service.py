@@ -94,9 +94,14 @@ class FileService:
         return {"url": url, "expiresIn": self._download_seconds, "file": public_view(record)}
 
     def delete(self, owner_sub: str, file_id: str) -> None:
-        """Delete every version (INFECTED ones included, R-AV-04), then mark the record."""
+        """Mark the record deleted, then delete every version (INFECTED ones included, R-AV-04).
+
+        In that order: a version that lands while (or after) the versions are deleted — the
+        presigned form is valid for minutes — finds the record deleted and is removed on
+        arrival (``UploadArrivals``)."""
         record = self.get(owner_sub, file_id)
         key = record["objectKey"]
+        self.repository.mark_deleted(owner_sub, file_id)
         paginator = self._s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=key):
             doomed = [
@@ -106,4 +111,3 @@ class FileService:
             ]
             if doomed:
                 self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True})
-        self.repository.mark_deleted(owner_sub, file_id)

@@ -1,6 +1,7 @@
 """Entry point of the scanner Lambda (a container image with clamd; see infra/scanner/).
 
-The state machine invokes it with ``{"bucket", "key", "versionId", "execution"}`` and receives
+The state machine invokes it with ``{"bucket", "key", "versionId", "declaredSize", "execution"}``
+(``declaredSize``: what the file record declared, or null) and receives
 ``{verdict, signature, engine, definitions, sha256, bytes, seconds, reason}``. Exceptions
 propagate: their class name is the error the state machine retries or catches.
 """
@@ -13,6 +14,7 @@ from typing import Any
 from chalicelib import logs
 from chalicelib.scanning.errors import ScanRequestError
 from chalicelib.scanning.scanner import ObjectScanner
+from chalicelib.scanning.verdicts import held_to_declared_size
 from chalicelib.wiring import get_scanner
 
 logger = logging.getLogger(__name__)
@@ -26,8 +28,11 @@ def handle_scan(event: dict[str, Any], scanner: ObjectScanner) -> dict[str, Any]
         raise ScanRequestError(f"scan request is missing {missing}") from None
     if not (bucket and key and version_id):
         raise ScanRequestError("scan request needs a bucket, a key and a versionId")
+    declared = event.get("declaredSize")
+    if declared is not None and (isinstance(declared, bool) or not isinstance(declared, int)):
+        raise ScanRequestError(f"scan request has a declaredSize that is not a number of bytes: {declared!r}")
     with logs.bound(function="scanner", key=key, versionId=version_id, execution=event.get("execution")):
-        result = scanner.scan(bucket, key, version_id)
+        result = held_to_declared_size(scanner.scan(bucket, key, version_id), declared)
         logger.info(
             "scanned s3://%s/%s (%s): %s %s in %.3fs",
             bucket,

@@ -1,4 +1,5 @@
-"""Event handler: every new object version in the data bucket starts its scan workflow."""
+"""Event handler: every new object version in the data bucket starts its scan workflow (or, when
+its file was deleted meanwhile, is removed: chalicelib/files/arrivals.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from chalice.app import CloudWatchEvent
 
 from chalicelib import logs
 from chalicelib.scanning.requests import parse_object_created
-from chalicelib.wiring import get_scan_starter, get_upload_settings
+from chalicelib.wiring import get_upload_arrivals, get_upload_settings
 
 upload_events = Blueprint(__name__)
 
@@ -23,4 +24,4 @@ def on_object_created(event: CloudWatchEvent) -> dict[str, str | None]:
         if request is None:
             return {"execution": None}
         with logs.bound(owner=request.ownerSub, fileId=request.fileId, versionId=request.versionId):
-            return {"execution": get_scan_starter().start(request)}
+            return get_upload_arrivals().arrived(request)

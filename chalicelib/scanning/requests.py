@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -31,6 +31,9 @@ class ScanRequest:
     fileId: str
     ownerSub: str
     trigger: str = "upload"
+    # The size the file record declared (and the POST policy pinned): a version of another size
+    # is not judged CLEAN. None when there is no record for the key.
+    declaredSize: int | None = None
 
     @classmethod
     def for_record(
@@ -45,7 +48,14 @@ class ScanRequest:
             fileId=record["fileId"],
             ownerSub=record["ownerSub"],
             trigger=trigger,
+            declaredSize=declared_size(record),
         )
+
+    def declaring(self, record: dict[str, Any] | None) -> ScanRequest:
+        """This request with the size the file record declared (when it is this key's record)."""
+        if record is None or record.get("objectKey") != self.key:
+            return self
+        return replace(self, declaredSize=declared_size(record))
 
     def execution_name(self) -> str:
         """Deterministic, so a duplicated event cannot start a second scan of one version.
@@ -60,6 +70,11 @@ class ScanRequest:
 
     def to_input(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def declared_size(record: dict[str, Any]) -> int | None:
+    size = record.get("size")
+    return None if size is None else int(size)
 
 
 def normalise_sequencer(sequencer: str) -> str:

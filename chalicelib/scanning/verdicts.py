@@ -5,7 +5,7 @@ verdict that becomes the version's ``scan-status`` tag and the record's ``scanSt
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -33,8 +33,9 @@ NEVER_RESCANNED = {Verdict.INFECTED.value}
 # The record's lifecycle ``status`` (not a scan status): deleted records are kept, marked.
 DELETED = "DELETED"
 
-# Our own reason, written in ClamAV's naming style so the tag reads the same way.
+# Our own reasons, written in ClamAV's naming style so the tag reads the same way.
 OBJECT_TOO_LARGE = "Manabi.Limits.Exceeded.MaxScanBytes"
+SIZE_MISMATCH = "Manabi.Size.Mismatch"
 _VERDICT_OF = {
     ReplyKind.OK: Verdict.CLEAN,
     ReplyKind.FOUND: Verdict.INFECTED,
@@ -120,3 +121,16 @@ class ScanResult:
         payload = asdict(self)
         payload["verdict"] = self.verdict.value
         return payload
+
+
+def held_to_declared_size(result: ScanResult, declared_size: int | None) -> ScanResult:
+    """CLEAN only for the bytes the upload declared: a version of another size is UNSCANNABLE.
+
+    S3 enforces the POST policy's ``content-length-range`` (pinned to the declared size); the
+    emulator does not, and a scan must not depend on that alone. A signature found stays
+    INFECTED whatever the size.
+    """
+    if declared_size is None or result.verdict is not Verdict.CLEAN or result.bytes == declared_size:
+        return result
+    reason = f"{result.bytes} bytes arrived, but the upload declared {declared_size}"
+    return replace(result, verdict=Verdict.UNSCANNABLE, signature=SIZE_MISMATCH, reason=reason)

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.files.repository import FilesRepo
+from chalicelib.scanning.verdicts import DELETED
 
 logger = logging.getLogger(__name__)
 BACKUP_PREFIX = "data/"
@@ -109,6 +110,8 @@ def restore_file(
     if chosen is None:
         raise RestoreError(f"no backup of version {version_id} of {record['objectKey']}")
     body = backup_s3.get_object(Bucket=backup_bucket, Key=chosen["Key"])["Body"]
+    # Undeleted first: a version arriving for a deleted record is removed on arrival.
+    repo.mark_restored(owner_sub, file_id)
     try:
         data_s3.upload_fileobj(
             body,
@@ -116,9 +119,12 @@ def restore_file(
             record["objectKey"],
             ExtraArgs={"ContentType": record.get("contentType", "application/octet-stream")},
         )
+    except BaseException:
+        if record.get("status") == DELETED:
+            repo.mark_deleted(owner_sub, file_id)
+        raise
     finally:
         body.close()
-    repo.mark_restored(owner_sub, file_id)
     return {
         "objectKey": record["objectKey"],
         "from": f"s3://{backup_bucket}/{chosen['Key']}",

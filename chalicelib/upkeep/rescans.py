@@ -4,6 +4,7 @@ verdicts are final and never rescanned."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,8 @@ from chalicelib.files.repository import FilesRepo
 from chalicelib.scanning.requests import ScanRequest, ScanStarter
 from chalicelib.scanning.verdicts import NEVER_RESCANNED, PENDING_UPLOAD
 from chalicelib.timestamps import now
+
+logger = logging.getLogger(__name__)
 
 
 class Rescans:
@@ -31,7 +34,7 @@ class Rescans:
             raise NotUploadedError(f"file {file_id} has not been uploaded")
         execution = self._start(record)
         if execution is None:
-            raise RescanInProgressError(f"a rescan of {file_id} was just started")
+            raise RescanInProgressError(f"file {file_id} is being scanned ({status}); try again once it is done")
         return execution
 
     def rescan_all(self, not_scanned_with: str | None = None, clean_since: datetime | None = None) -> int:
@@ -39,7 +42,11 @@ class Rescans:
         return sum(self._start(record) is not None for record in self._repo.rescannable(not_scanned_with, clean_since))
 
     def _start(self, record: dict[str, Any]) -> str | None:
-        request = ScanRequest.for_record(
-            self._bucket, record, record["versionId"], f"rescan-{now()}", record.get("sequencer", "")
-        )
-        return self._starter.start(request)
+        """Claim the version (one in-flight scan per version, ``FilesRepo.claim_rescan``), then
+        start its scan; None when the claim was refused."""
+        file_id, version_id = record["fileId"], record["versionId"]
+        if not self._repo.claim_rescan(record["ownerSub"], file_id, version_id):
+            logger.info("not rescanning %s: a scan of %s is in flight or its verdict is final", file_id, version_id)
+            return None
+        trigger, sequencer = f"rescan-{now()}", record.get("sequencer", "")
+        return self._starter.start(ScanRequest.for_record(self._bucket, record, version_id, trigger, sequencer))

@@ -30,12 +30,20 @@ class Stack:
         self.process = launch(state_dir, self.env)
         self.info = json.loads((state_dir / "stack.json").read_text())
 
-    def manabi(self, *args: str, expect: int = 0) -> Any:
+    def manabi(self, *args: str, expect: int = 0, cwd: Path | None = None, verdict: bool = False) -> Any:
+        """One JSON document on success (and, with ``verdict``, for any verdict's exit status);
+        otherwise one line on stderr and nothing on stdout."""
         result = subprocess.run(
-            [str(MANABI), "--json", *args], env=self.env, capture_output=True, text=True, timeout=120, check=False
+            [str(MANABI), "--json", *args],
+            env=self.env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert result.returncode == expect, result.stderr
-        if expect:
+        if expect and not verdict:
             assert result.stdout == ""
             assert len(result.stderr.strip().splitlines()) == 1, result.stderr
             return result.stderr.strip()
@@ -94,15 +102,77 @@ def test_clean_upload_downloads_byte_for_byte(signed_in: Stack, tmp_path: Path) 
     assert target.read_bytes() == original.read_bytes()
 
 
+def test_an_empty_file_is_accepted_and_scans_clean(signed_in: Stack, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    uploaded = signed_in.manabi("upload", str(empty), "--wait")
+    assert (uploaded["scanStatus"], uploaded["size"]) == ("CLEAN", 0)
+    target = tmp_path / "back.txt"
+    assert signed_in.manabi("download", uploaded["id"], "-o", str(target))["bytes"] == 0
+    assert target.read_bytes() == b""
+
+
 def test_infected_upload_is_refused_then_deleted(signed_in: Stack, tmp_path: Path) -> None:
     sample = tmp_path / "eicar.com"
     sample.write_bytes(EICAR)
-    uploaded = signed_in.manabi("upload", str(sample), "--wait")
+    uploaded = signed_in.manabi("upload", str(sample), "--wait", expect=3, verdict=True)
     assert (uploaded["scanStatus"], uploaded["signature"]) == ("INFECTED", "Manabi.Test.EICAR.UNOFFICIAL")
+    assert signed_in.manabi("status", uploaded["id"], "--wait", expect=3, verdict=True)["scanStatus"] == "INFECTED"
     refusal = signed_in.manabi("download", uploaded["id"], expect=1)
     assert "INFECTED" in refusal and "HTTP 403" in refusal
     assert signed_in.manabi("delete", uploaded["id"]) == {"id": uploaded["id"], "deleted": True}
     assert uploaded["id"] not in [item["id"] for item in signed_in.manabi("files")["files"]]
+
+
+def test_download_goes_into_a_directory_and_never_over_a_file_unasked(signed_in: Stack, tmp_path: Path) -> None:
+    original = tmp_path / "ノート.txt"
+    original.write_text("download me")
+    file_id = signed_in.manabi("upload", str(original), "--wait")["id"]
+    into = tmp_path / "into"
+    into.mkdir()
+    for target in (str(into), f"{tmp_path / 'into2'}/"):
+        Path(target).mkdir(exist_ok=True)
+        downloaded = signed_in.manabi("download", file_id, "-o", target)
+        assert Path(downloaded["path"]) == Path(target) / "ノート.txt"
+        assert Path(downloaded["path"]).read_text() == "download me"
+
+    missing = tmp_path / "no" / "such" / "dir" / "x.txt"
+    refusal = signed_in.manabi("download", file_id, "-o", str(missing), expect=1)
+    assert "does not exist" in refusal
+    assert not list(tmp_path.rglob("*.part"))
+
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "ノート.txt").write_text("my own edits")
+    refusal = signed_in.manabi("download", file_id, cwd=here, expect=1)
+    assert "already exists" in refusal and (here / "ノート.txt").read_text() == "my own edits"
+    signed_in.manabi("download", file_id, "--force", cwd=here)
+    assert (here / "ノート.txt").read_text() == "download me"
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_sign_up_refusals_say_what_is_wrong(stack: Stack) -> None:
+    stack.manabi("signup", "taro", "--email", "taro@example.jp", "--password", PASSWORD)
+    taken = stack.manabi("signup", "taro", "--email", "taro2@example.jp", "--password", PASSWORD, expect=1)
+    assert "taro is taken" in taken
+    weak = stack.manabi("signup", "jiro", "--email", "jiro@example.jp", "--password", "short", expect=1)
+    assert "at least 8 characters" in weak
+    bad = stack.manabi("signup", "saburo", "--email", "saburo-at-example", "--password", PASSWORD, expect=1)
+    assert "not an e-mail address" in bad
+    # Nothing was half-created: the name is still free.
+    assert stack.manabi("signup", "saburo", "--email", "saburo@example.jp", "--password", PASSWORD)["confirmed"]
+
+
+def test_files_lists_with_a_header_sizes_and_dates(signed_in: Stack, tmp_path: Path) -> None:
+    sample = tmp_path / "size.txt"
+    sample.write_bytes(b"x" * 2048)
+    signed_in.manabi("upload", str(sample), "--wait")
+    text = subprocess.run(
+        [str(MANABI), "files"], env=signed_in.env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.splitlines()
+    assert text[0].split() == ["ID", "STATUS", "SIZE", "UPLOADED", "NAME"]
+    assert any("2.0 KiB" in line and line.endswith("size.txt") for line in text[1:])
+    assert signed_in.manabi("files", "--limit", "1", "--json")["files"][0]["name"] == "size.txt"
 
 
 def test_trace_shows_each_step_of_the_scan(signed_in: Stack, tmp_path: Path) -> None:

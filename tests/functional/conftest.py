@@ -22,6 +22,7 @@ from devstack.clamd import ClamdProcess
 from devstack.definitions_mirror import DefinitionsMirror
 from devstack.lambda_bridge import MOTO_CONFIG, LambdaBridge
 from devstack.resources import MainStack, create_bucket, create_main_stack
+from tests.support.api import Api
 from tests.support.limits import MIB
 from tests.support.pipeline import REGION, AlertInbox, Pipeline, scanner_settings
 
@@ -49,6 +50,13 @@ def drain_executions(sfn: Any, timeout: float = 60.0) -> None:
 @pytest.fixture
 def stack(aws: boto3.Session) -> MainStack:
     return create_main_stack(aws, stage="local", region=REGION)
+
+
+@pytest.fixture
+def api(aws: boto3.Session, stack: MainStack) -> Iterator[Api]:
+    """The REST API through Chalice's test client, on the local stage's resources."""
+    with Client(app, stage_name="local") as client:
+        yield Api(client)
 
 
 @pytest.fixture

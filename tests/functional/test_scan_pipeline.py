@@ -148,7 +148,7 @@ def test_keys_with_spaces_plus_and_japanese_are_scanned(pipeline: Pipeline, file
 
 def test_the_same_event_twice_starts_one_scan(pipeline: Pipeline) -> None:
     key = "uploads/user-1/twice"
-    pipeline.register(key)
+    pipeline.register(key, len(b"once is enough"))
     version = pipeline.put(key, b"once is enough")
     first = pipeline.deliver(key, version, sequencer="0A1B2C3D4E5F6071")
     second = pipeline.deliver(key, version, sequencer="0A1B2C3D4E5F6071")
@@ -174,7 +174,7 @@ def test_two_versions_of_one_key_each_get_their_own_verdict(pipeline: Pipeline) 
 
 def test_a_late_event_for_an_older_version_does_not_take_the_record_back(pipeline: Pipeline) -> None:
     key = "uploads/user-1/late"
-    pipeline.register(key)
+    pipeline.register(key, len(b"the fixed upload"))
     older = pipeline.put(key, EICAR)
     newer = pipeline.put(key, b"the fixed upload")
     pipeline.wait(pipeline.deliver(key, newer, sequencer="00000000000000B0"))

@@ -46,8 +46,9 @@ class Pipeline:
         self.table = session.resource("dynamodb", region_name=REGION).Table(stack.files_table)
         self._sequence = 0x617F08299329D189
 
-    def register(self, key: str) -> str:
-        """Create the file record the API writes before handing out an upload URL."""
+    def register(self, key: str, size: int = 0) -> str:
+        """Create the file record the API writes before handing out an upload URL (``size``: the
+        declared size; a version of another size is not judged CLEAN)."""
         owner, file_id = key.split("/")[1:3]
         self.table.put_item(
             Item={
@@ -56,7 +57,7 @@ class Pipeline:
                 "objectKey": key,
                 "scanStatus": "PENDING_UPLOAD",
                 "name": file_id,
-                "size": 0,
+                "size": size,
                 "contentType": "application/octet-stream",
                 "createdAt": now(),
             }
@@ -106,7 +107,7 @@ class Pipeline:
 
     def upload(self, key: str, body: bytes) -> tuple[str, dict[str, Any]]:
         """Register, put and deliver one upload; wait for its scan. Returns (versionId, execution)."""
-        self.register(key)
+        self.register(key, len(body))
         version_id = self.put(key, body)
         execution_arn = self.deliver(key, version_id, len(body))
         assert execution_arn, "the upload handler did not start a scan"

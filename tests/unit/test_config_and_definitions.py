@@ -26,7 +26,7 @@ def test_malformed_numbers_are_rejected_with_the_variable_name() -> None:
 
 def test_upload_prefix_always_ends_with_a_slash() -> None:
     settings = UploadEventSettings.from_env(
-        {"DATA_BUCKET": "b", "SCAN_STATE_MACHINE_ARN": "arn", "UPLOAD_PREFIX": "in"}
+        {"DATA_BUCKET": "b", "SCAN_STATE_MACHINE_ARN": "arn", "UPLOAD_PREFIX": "in", "FILES_TABLE": "t"}
     )
     assert settings.upload_prefix == "in/"
 

@@ -1,0 +1,77 @@
+"""What ``chalice local`` needs to serve Manabi Plus: the local stack's resources and API Gateway's
+token checks. app.py calls ``attach()`` when the Chalice CLI imports it for ``chalice local``
+(``chalicelib/cli_hooks.py``); nothing here runs on Lambda.
+
+- Started by ``make run`` (``devstack/local.py``), the environment names everything already,
+  ``MANABI_LOCAL_AUTH`` included: only the token checks are installed.
+- Started by hand (``chalice local``, with or without ``--stage local``) while ``make run`` is
+  running, it serves the same API against that stack: emulator endpoint, region, resource
+  names and user pool come from the stack's ``stack.json`` (``MANABI_STATE_DIR``, default
+  ``.local/``), with the same token checks.
+- With no local stack running it refuses to start, in one line that names ``make run``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from devstack.auth import TokenVerifier, UserPoolTokens, install
+
+AUTH_VARIABLE = "MANABI_LOCAL_AUTH"
+NO_STACK = (
+    "chalice local: no local stack is running: start it with `make run` (it serves this API on "
+    "http://127.0.0.1:8000 itself); a second `chalice local --port 8001` then serves the same stack"
+)
+
+
+def auth_environment(info: dict[str, Any]) -> dict[str, str]:
+    """The variable ``devstack/local.py`` gives the ``chalice local`` it starts."""
+    pool = UserPoolTokens.of_pool(
+        info["emulator"], info["region"], info["userPoolId"], [info["webClientId"], info["cliClientId"]]
+    )
+    return {AUTH_VARIABLE: pool.to_json()}
+
+
+def stack_environment(info: dict[str, Any]) -> dict[str, str]:
+    """Everything the API reads, for a ``chalice local`` started by hand against a running stack."""
+    from devstack.local import LOCAL_MAX_BYTES, _stage_environment
+
+    return {
+        **_stage_environment(),
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",  # the emulator accepts any key
+        "AWS_DEFAULT_REGION": info["region"],
+        "AWS_ENDPOINT_URL": info["emulator"],
+        "DATA_BUCKET": info["dataBucket"],
+        "FILES_TABLE": info["filesTable"],
+        "APP_BUCKET": info["appBucket"],
+        "BACKUP_BUCKET": info["backupBucket"],
+        "SCAN_STATE_MACHINE_ARN": info["stateMachineArn"],
+        "ALERT_TOPIC_ARN": info["alertTopicArn"],
+        "MAX_UPLOAD_BYTES": str(LOCAL_MAX_BYTES),
+        **auth_environment(info),
+    }
+
+
+def running_stack() -> dict[str, Any] | None:
+    from devstack.local import DEFAULT_STATE_DIR, _alive, read_info
+
+    info = read_info(Path(os.environ.get("MANABI_STATE_DIR") or DEFAULT_STATE_DIR))
+    return info if info and _alive(int(info.get("pid", 0))) else None
+
+
+def attach() -> None:
+    if AUTH_VARIABLE not in os.environ:
+        info = running_stack()
+        if info is None:
+            print(NO_STACK, file=sys.stderr, flush=True)
+            if threading.current_thread() is not threading.main_thread():
+                os._exit(1)  # the auto-reloading worker builds its server in a thread: end the process
+            raise SystemExit(1)
+        os.environ.update(stack_environment(info))
+        os.environ.pop("AWS_PROFILE", None)
+    install(TokenVerifier(UserPoolTokens.from_json(os.environ[AUTH_VARIABLE])))
