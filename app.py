@@ -3,14 +3,21 @@
 
 from chalice import Chalice
 
-from chalicelib import cli_hooks, logs
-from chalicelib.api import middleware
-from chalicelib.api.admin import admin_api
-from chalicelib.api.auth import cors
-from chalicelib.api.files import files_api
-from chalicelib.api.me import me_api
-from chalicelib.functions.schedules import schedules
-from chalicelib.functions.upload_events import upload_events
+from chalicelib import cli_hooks
+
+# Only when the Chalice CLI imports this file: `chalice local` serves the local stack with API
+# Gateway's token checks, `chalice deploy` checks for credentials first (chalicelib/cli_hooks.py).
+# First, because the route modules read their settings (user pool, web origin) as they are imported.
+cli_hooks.attach()
+
+from chalicelib import logs  # noqa: E402
+from chalicelib.api import middleware  # noqa: E402
+from chalicelib.api.admin import admin_api  # noqa: E402
+from chalicelib.api.auth import cors  # noqa: E402
+from chalicelib.api.files import files_api  # noqa: E402
+from chalicelib.api.me import me_api  # noqa: E402
+from chalicelib.functions.schedules import schedules  # noqa: E402
+from chalicelib.functions.upload_events import upload_events  # noqa: E402
 
 logs.configure()
 app = Chalice(app_name="manabiplus")
@@ -20,9 +27,6 @@ app.register_blueprint(me_api)
 app.register_blueprint(admin_api)
 app.register_blueprint(upload_events)
 app.register_blueprint(schedules)
-# Only when the Chalice CLI imports this file: `chalice local` serves the local stack with API
-# Gateway's token checks, `chalice deploy` checks for credentials first (chalicelib/cli_hooks.py).
-cli_hooks.attach()
 
 
 @app.route("/health", cors=cors)

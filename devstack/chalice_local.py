@@ -53,6 +53,7 @@ def stack_environment(info: dict[str, Any]) -> dict[str, str]:
         "SCAN_STATE_MACHINE_ARN": info["stateMachineArn"],
         "ALERT_TOPIC_ARN": info["alertTopicArn"],
         "MAX_UPLOAD_BYTES": str(LOCAL_MAX_BYTES),
+        "WEB_ORIGIN": info["web"].rstrip("/"),  # the stack's web app may call this API too
         **auth_environment(info),
     }
 

@@ -173,6 +173,10 @@ def test_chalice_local_by_hand_serves_the_running_stack(stack: Stack, options: l
             api + "/files", json={"name": "a.txt", "size": 1}, headers={"Authorization": token}, timeout=10
         )
         assert created.status_code == 201, created.text
+        # The web app may call it: its origin is the one the API allows, as for the stack's own.
+        origin = stack.info["web"].rstrip("/")
+        listed = requests.get(api + "/files", headers={"Authorization": token, "Origin": origin}, timeout=10)
+        assert listed.headers.get("Access-Control-Allow-Origin") == origin
         forged = f"{segment({'alg': 'none'})}.{segment({**claims_of(token), 'sub': 'someone'})}."
         assert status_of(api, forged)[0] == 401
     finally:
