@@ -105,5 +105,12 @@ class FileService:
                 if entry["Key"] == key
             ]
             if doomed:
-                self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True})
+                response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True})
+                # S3 answers 200 and lists the versions it kept (AccessDenied, …): not deleted then.
+                if response.get("Errors"):
+                    refused = response["Errors"][0]
+                    raise RuntimeError(
+                        f"S3 kept {len(response['Errors'])} version(s) of {key}: {refused.get('Code')} "
+                        f"{refused.get('Message')}"
+                    )
         self.repository.mark_deleted(owner_sub, file_id)

@@ -216,11 +216,12 @@ def test_tagging_a_version_needs_both_tagging_actions(
     assert pipeline.tags(key, version) == {}
 
 
-def _api_call(pipeline: Pipeline, method: str, path: str, groups: list[str] | None = None) -> Any:
+def _api_call(pipeline: Pipeline, method: str, path: str, groups: list[str] | None = None, body: Any = None) -> Any:
     from tests.functional.test_api import token
 
     headers = {"Authorization": token("sub-alice", groups), "Content-Type": "application/json"}
-    return getattr(pipeline.chalice.http, method.lower())(path, headers=headers)
+    payload = json.dumps(body) if body is not None else None
+    return getattr(pipeline.chalice.http, method.lower())(path, headers=headers, body=payload)
 
 
 def test_a_wrong_resource_in_the_packaged_template_fails_too(pipeline: Pipeline, iam: IamHarness) -> None:
@@ -233,6 +234,24 @@ def test_a_wrong_resource_in_the_packaged_template_fails_too(pipeline: Pipeline,
     assert _api_call(pipeline, "GET", "/me").status_code == 500
     profiles = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/local-manabiplus-profiles"
     assert iam.take_denials() == [Check("api_handler", Permission("dynamodb:GetItem", profiles))]
+
+
+def test_a_delete_s3_refused_leaves_the_file_and_its_record(pipeline: Pipeline, iam: IamHarness) -> None:
+    """DeleteObjects answers 200 and lists what it refused: the API must not report the file
+    deleted (nor mark its record) while its versions stay."""
+    from tests.functional.test_api import upload_via_presigned_post
+
+    created = _api_call(pipeline, "POST", "/files", body={"name": "a.txt", "size": 5, "contentType": "text/plain"})
+    assert upload_via_presigned_post(created.json_body, b"hello").status_code in (200, 204)
+    file_id, key = created.json_body["file"]["id"], created.json_body["upload"]["fields"]["key"]
+    iam.change_policy("api_handler", without("s3:DeleteObjectVersion"))
+
+    assert _api_call(pipeline, "DELETE", f"/files/{file_id}").status_code == 500
+    (denied,) = iam.take_denials()
+    assert denied.permission.action == "s3:DeleteObjectVersion"
+    assert denied.permission.resource == f"arn:aws:s3:::{pipeline.stack.data_bucket}/{key}"
+    assert pipeline.s3.list_object_versions(Bucket=pipeline.stack.data_bucket, Prefix=key)["Versions"]
+    assert _api_call(pipeline, "GET", f"/files/{file_id}").status_code == 200
 
 
 def test_a_missing_key_is_403_without_s3_list_bucket_as_on_aws(
