@@ -303,3 +303,45 @@ def test_every_client_of_motos_step_functions_executor_signs_as_the_state_machin
     }
     assert importing == set(_EXECUTOR_CLIENTS)
     assert _EXECUTOR == "moto.stepfunctions.parser.asl.component.state.exec"
+
+
+# ------------------------------------------------------------------ conditions, where the check knows the keys
+def test_the_s3_prefix_condition_is_evaluated(iam: IamHarness, stack: MainStack) -> None:
+    """The sweeper and the API may list versions only under uploads/ (moto ignores conditions)."""
+    s3 = iam.client("sweep_stuck_uploads", "s3")
+    s3.list_object_versions(Bucket=stack.data_bucket, Prefix="uploads/user-1/file")
+    for arguments in ({"Prefix": "other/"}, {}):  # no prefix: the condition key is absent
+        with pytest.raises(ClientError, match="AccessDenied"):
+            s3.list_object_versions(Bucket=stack.data_bucket, **arguments)
+    bucket = f"arn:aws:s3:::{stack.data_bucket}"
+    assert iam.take_denials() == [Check("sweep_stuck_uploads", Permission("s3:ListBucketVersions", bucket))] * 2
+
+
+def test_the_kms_via_service_condition_is_evaluated(iam: IamHarness, stack: MainStack) -> None:
+    """The updater may use the alert key only through SNS in this Region."""
+    sns = iam.client("update_definitions", "sns")
+    sns.publish(TopicArn=stack.alert_topic_arn, Subject="s", Message="through SNS, in ap-northeast-1")
+
+    def elsewhere(document: dict[str, Any]) -> None:
+        (statement,) = [item for item in document["Statement"] if item.get("Sid") == "EncryptAlerts"]
+        statement["Condition"]["StringEquals"]["kms:ViaService"] = "sns.us-east-1.amazonaws.com"
+
+    iam.change_policy("update_definitions", elsewhere)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        sns.publish(TopicArn=stack.alert_topic_arn, Subject="s", Message="denied")
+    key = stack.context.attributes[("AlertKey", "Arn")]
+    assert iam.take_denials() == [Check("update_definitions", Permission("kms:GenerateDataKey", key))]
+
+
+def test_a_condition_on_a_key_the_check_does_not_know_fails_closed(iam: IamHarness, stack: MainStack) -> None:
+    def from_the_office(document: dict[str, Any]) -> None:
+        (statement,) = [item for item in document["Statement"] if item.get("Sid") == "StartScans"]
+        statement["Condition"] = {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}
+
+    iam.change_policy("on_object_created", from_the_office)
+    with pytest.raises(UnmappedRequest, match="aws:sourceip"):
+        iam.client("on_object_created", "stepfunctions").start_execution(
+            stateMachineArn=stack.state_machine_arn, name="n", input="{}"
+        )
+    assert len(iam.errors) == 1 and "cannot decide" in iam.errors[0]
+    iam.errors.clear()

@@ -37,18 +37,24 @@ What decides: moto's IAM-like access control, with a request mapping of ours
     role's request it keeps moto's SigV4 signature check (header-signed requests), moto's
     principal lookup (access key → assumed role → its policies, read from moto's IAM at each
     request) and moto's identity policy evaluation (an explicit Deny wins, else some Allow must
-    match; **conditions are not evaluated: every condition counts as met**), and replaces the
-    mapping from a request to IAM actions and resources (``required_permissions``), named as the
-    Service Authorization Reference and S3's API reference name them, for the calls this project
-    makes; any other call fails closed (``UnmappedRequest``). Presigned URLs and POST forms are
-    evaluated as their signer, as S3 does at request time (their signatures are not checked).
-    Two AWS rules moto does not apply are added: publishing to a KMS-encrypted topic needs
-    ``kms:GenerateDataKey`` and ``kms:Decrypt`` on its key, and a GET/HEAD of a missing key is
-    403, not 404, without ``s3:ListBucket``.
+    match; moto counts every condition as met), and replaces the mapping from a request to IAM
+    actions and resources (``required_permissions``), named as the Service Authorization
+    Reference and S3's API reference name them, for the calls this project makes; any other call
+    fails closed (``UnmappedRequest``). Presigned URLs and POST forms are evaluated as their
+    signer, as S3 does at request time (their signatures are not checked). Two AWS rules moto
+    does not apply are added: publishing to a KMS-encrypted topic needs ``kms:GenerateDataKey``
+    and ``kms:Decrypt`` on its key, and a GET/HEAD of a missing key is 403, not 404, without
+    ``s3:ListBucket``.
+
+Conditions
+    What moto allows must also be allowed by principalmapper's identity policy simulation with
+    the conditions evaluated against the request's keys (``_request_context``: ``s3:prefix`` of a
+    listing, ``kms:ViaService`` of SNS's use of the topic key, the principal, TLS). A statement
+    that applies to a request and names any other condition key fails closed.
 
 What it does not show: resource policies (bucket and key policies; tests/infra evaluates the
-bucket locks with conditions), condition keys, permissions a service checks besides the ones
-named here, permission boundaries and SCPs.
+bucket locks with conditions), condition keys other than ``KNOWN_CONDITION_KEYS``, permissions
+a service checks besides the ones named here, permission boundaries and SCPs.
 """
 
 from __future__ import annotations
@@ -177,6 +183,8 @@ def function_roles(stack: MainStack, template: dict[str, Any], stage: str = "loc
 class Permission:
     action: str
     resource: str
+    # Condition keys this request sets besides every request's (``_request_context``).
+    context: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"{self.action} on {self.resource}"
@@ -203,6 +211,21 @@ def _form(response: Any) -> dict[str, str]:
     return dict(response.form_data.items()) if getattr(response, "form_data", None) else {}
 
 
+_LIST_PARAMETERS = frozenset(
+    {
+        "list-type",
+        "prefix",
+        "delimiter",
+        "max-keys",
+        "continuation-token",
+        "start-after",
+        "encoding-type",
+        "fetch-owner",
+        "marker",
+    }
+)
+
+
 def _s3_permissions(response: Any, resource: str) -> list[Permission]:
     """S3's actions as IAM names them (version-specific ones included) for one request."""
     method, query, headers = response.method, _query(response), response.headers
@@ -220,23 +243,11 @@ def _s3_permissions(response: Any, resource: str) -> list[Permission]:
             if form_key is None:
                 raise UnmappedRequest(f"POST to s3://{bucket} without a key field")
             return [Permission("s3:PutObject", f"{bucket_arn}/{form_key}")]
-        if method in ("GET", "HEAD") and not (
-            set(query)
-            - {
-                "list-type",
-                "prefix",
-                "delimiter",
-                "max-keys",
-                "continuation-token",
-                "start-after",
-                "encoding-type",
-                "fetch-owner",
-                "marker",
-            }
-        ):
-            return [Permission("s3:ListBucket", bucket_arn)]
+        prefix = (("s3:prefix", query["prefix"][0]),) if "prefix" in query else ()
+        if method in ("GET", "HEAD") and not set(query) - _LIST_PARAMETERS:
+            return [Permission("s3:ListBucket", bucket_arn, prefix)]
         if method == "GET" and "versions" in query:
-            return [Permission("s3:ListBucketVersions", bucket_arn)]
+            return [Permission("s3:ListBucketVersions", bucket_arn, prefix)]
         return [Permission(f"s3:{response.data['Action']}", bucket_arn)]
     object_arn = f"{bucket_arn}/{key}"
     if method in ("GET", "HEAD"):
@@ -348,7 +359,8 @@ def _topic_key_permissions(topic_arn: str, region: str, account: str) -> list[Pe
     if not key:
         return []
     key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key}"
-    return [Permission("kms:GenerateDataKey", key_arn), Permission("kms:Decrypt", key_arn)]
+    via = (("kms:ViaService", f"sns.{region}.amazonaws.com"), ("kms:CallerAccount", account))
+    return [Permission("kms:GenerateDataKey", key_arn, via), Permission("kms:Decrypt", key_arn, via)]
 
 
 def _secret_arn(secret_id: str, region: str, account: str) -> str:
@@ -642,7 +654,13 @@ class IamHarness:
             needed.append(Permission("s3:ListBucket", f"arn:aws:s3:::{bucket}"))
         policies = principal.collect_policies()
         for permission in needed:
-            if not _allowed(policies, permission):
+            context = _request_context(principal.arn, response.current_account, response.region, permission)
+            try:
+                allowed = _allowed(policies, permission, context)
+            except UnmappedRequest as unmapped:
+                self.errors.append(f"{function}: the IAM check cannot decide {unmapped} (tests/support/iam.py)")
+                raise
+            if not allowed:
                 self.denials.append(Check(function, permission))
                 raise _deny(response, s3, principal.arn, service, permission)
             self.granted.append(Check(function, permission))
@@ -657,17 +675,87 @@ class IamHarness:
         return taken
 
 
-def _allowed(policies: list[Any], permission: Permission) -> bool:
-    """moto's identity policy evaluation: an explicit Deny wins, else an Allow must match."""
+def _allowed(policies: list[Any], permission: Permission, context: dict[str, str]) -> bool:
+    """moto's identity policy evaluation (an explicit Deny wins, else an Allow must match; every
+    condition counts as met), then the same with the conditions evaluated (``_conditions_allow``)."""
     from moto.iam.access_control import IAMPolicy, PermissionResult
 
     allowed = False
+    documents = []
     for policy in policies:
-        result = IAMPolicy(policy).is_action_permitted(permission.action, permission.resource)
+        evaluated = IAMPolicy(policy)
+        documents.append(evaluated._policy_json)
+        result = evaluated.is_action_permitted(permission.action, permission.resource)
         if result == PermissionResult.DENIED:
             return False
         allowed = allowed or result == PermissionResult.PERMITTED
-    return allowed
+    return allowed and _conditions_allow(documents, permission, context)
+
+
+# Condition keys the check sets (or knows to be absent) for a request; a statement that applies
+# to a request and names another key cannot be decided here.
+KNOWN_CONDITION_KEYS = frozenset(
+    {
+        "aws:securetransport",
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:requestedregion",
+        "s3:prefix",
+        "kms:viaservice",
+        "kms:calleraccount",
+    }
+)
+
+
+def _request_context(principal_arn: str, account: str, region: str, permission: Permission) -> dict[str, str]:
+    role = re.sub(r":sts::(\d+):assumed-role/([^/]+)/.*", r":iam::\1:role/\2", principal_arn)
+    return {
+        "aws:SecureTransport": "true",  # the SDK's endpoints are https
+        "aws:PrincipalArn": role,
+        "aws:PrincipalAccount": account,
+        "aws:RequestedRegion": region,
+        **dict(permission.context),
+    }
+
+
+def _conditions_allow(documents: list[dict[str, Any]], permission: Permission, context: dict[str, str]) -> bool:
+    """principalmapper's identity policy simulation, with the request's condition keys (moto
+    evaluates no condition): no Deny matches, and an Allow does."""
+    _import_principalmapper()
+    from principalmapper.querying.local_policy_simulation import policy_has_matching_statement
+    from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict
+
+    for document in documents:
+        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        for statement in statements:
+            keys = {key.lower() for block in statement.get("Condition", {}).values() for key in block}
+            unknown = keys - KNOWN_CONDITION_KEYS
+            if unknown and policy_has_matching_statement(
+                {"Statement": [{**statement, "Condition": {}}]},
+                statement["Effect"],
+                permission.action,
+                permission.resource,
+                CaseInsensitiveDict({}),
+            ):
+                raise UnmappedRequest(f"the condition keys {sorted(unknown)} of a statement for {permission}")
+    keys = CaseInsensitiveDict(context)
+    if any(
+        policy_has_matching_statement(doc, "Deny", permission.action, permission.resource, keys) for doc in documents
+    ):
+        return False
+    return any(
+        policy_has_matching_statement(doc, "Allow", permission.action, permission.resource, keys) for doc in documents
+    )
+
+
+@cache
+def _import_principalmapper() -> None:
+    """principalmapper 1.1.5 imports collections.Mapping, gone since Python 3.10."""
+    import collections
+    import collections.abc
+
+    collections.Mapping = collections.abc.Mapping  # type: ignore[attr-defined]
+    collections.MutableMapping = collections.abc.MutableMapping  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ installing it
