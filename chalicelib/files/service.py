@@ -98,10 +98,17 @@ class FileService:
 
         In that order: a version that lands while (or after) the versions are deleted — the
         presigned form is valid for minutes — finds the record deleted and is removed on
-        arrival (``UploadArrivals``)."""
+        arrival (``UploadArrivals``). When a version cannot be deleted the record comes back
+        and the delete fails, so the learner still sees the file and can try again."""
         record = self.get(owner_sub, file_id)
-        key = record["objectKey"]
         self.repository.mark_deleted(owner_sub, file_id)
+        try:
+            self._delete_versions(record["objectKey"])
+        except Exception:
+            self.repository.mark_restored(owner_sub, file_id)
+            raise
+
+    def _delete_versions(self, key: str) -> None:
         paginator = self._s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=key):
             doomed = [
@@ -110,4 +117,11 @@ class FileService:
                 if entry["Key"] == key
             ]
             if doomed:
-                self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True})
+                response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True})
+                # S3 answers 200 and lists the versions it kept (AccessDenied, …): not deleted then.
+                if response.get("Errors"):
+                    refused = response["Errors"][0]
+                    raise RuntimeError(
+                        f"S3 kept {len(response['Errors'])} version(s) of {key}: {refused.get('Code')} "
+                        f"{refused.get('Message')}"
+                    )

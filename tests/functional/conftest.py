@@ -1,4 +1,9 @@
-"""The scan pipeline under moto: real state machine file, real clamd, in-process scanner."""
+"""The scan pipeline under moto: real state machine file, real clamd, in-process scanner.
+
+Every test with the emulator runs each function's code as that function's IAM role, with
+exactly its policy from the packaged template (``iam``, tests/support/iam.py): a denied call or
+a function calling with someone else's credentials fails the test.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ from devstack.clamd import ClamdProcess
 from devstack.definitions_mirror import DefinitionsMirror
 from devstack.lambda_bridge import MOTO_CONFIG, LambdaBridge
 from devstack.resources import MainStack, create_bucket, create_main_stack
+from tests.infra.seed import packaged
 from tests.support.api import Api
+from tests.support.iam import PACKAGED_STAGE, IamHarness, enforced
 from tests.support.limits import MIB
 from tests.support.pipeline import REGION, AlertInbox, Pipeline, scanner_settings
 
@@ -52,28 +59,43 @@ def stack(aws: boto3.Session) -> MainStack:
     return create_main_stack(aws, stage="local", region=REGION)
 
 
+@pytest.fixture(autouse=True)
+def iam(request: pytest.FixtureRequest) -> Iterator[IamHarness | None]:
+    """With the emulator: the stack and every function's role, enforced (tests/support/iam.py).
+    Denials fail the test unless it takes them (``iam.take_denials()``)."""
+    if "aws" not in request.fixturenames:
+        yield None
+        return
+    aws, stack = request.getfixturevalue("aws"), request.getfixturevalue("stack")
+    with enforced(aws, stack, packaged(PACKAGED_STAGE)) as harness:
+        yield harness
+        assert harness.errors == [], harness.errors
+        assert [str(denial) for denial in harness.denials] == []
+
+
 @pytest.fixture
 def api(aws: boto3.Session, stack: MainStack) -> Iterator[Api]:
-    """The REST API through Chalice's test client, on the local stage's resources."""
+    """The REST API through Chalice's test client, on the local stage's resources (as the API
+    function's role: tests/support/iam.py)."""
     with Client(app, stage_name="local") as client:
         yield Api(client)
 
 
 @pytest.fixture
-def bridge(aws: boto3.Session, stack: MainStack, clamd: ClamdProcess) -> Iterator[LambdaBridge]:
+def bridge(stack: MainStack, clamd: ClamdProcess, iam: IamHarness) -> Iterator[LambdaBridge]:
     """Scanner invocations from the state machine go to the real handler and the real clamd."""
-    scanner = build_scanner(
-        scanner_settings(clamd.address, str(clamd.database_dir)), aws.client("s3", region_name=REGION)
-    )
+    scanner = build_scanner(scanner_settings(clamd.address, str(clamd.database_dir)), iam.client("scanner", "s3"))
     with LambdaBridge() as lambda_bridge:
-        lambda_bridge.register(stack.scanner_function_arn, lambda event, context: handle_scan(event, scanner))
+        lambda_bridge.register(
+            stack.scanner_function_arn, iam.handler("scanner", lambda event, context: handle_scan(event, scanner))
+        )
         yield lambda_bridge
 
 
 @pytest.fixture
-def pipeline(aws: boto3.Session, stack: MainStack, bridge: LambdaBridge) -> Iterator[Pipeline]:
+def pipeline(aws: boto3.Session, stack: MainStack, bridge: LambdaBridge, iam: IamHarness) -> Iterator[Pipeline]:
     with Client(app, stage_name="local") as chalice:
-        yield Pipeline(aws, stack, chalice)
+        yield Pipeline(aws, stack, chalice, api_s3=iam.client("api_handler", "s3"))
 
 
 @pytest.fixture
@@ -93,14 +115,20 @@ def mirror(tmp_path: Path) -> Iterator[DefinitionsMirror]:
 
 
 @pytest.fixture
-def update(aws: boto3.Session, stack: MainStack, app_bucket: str, mirror: DefinitionsMirror) -> Any:
+def update(stack: MainStack, app_bucket: str, mirror: DefinitionsMirror, iam: IamHarness) -> Any:
+    """The definitions updater, as its function's role."""
     settings = DefinitionsUpdateSettings(mirror.url, app_bucket, "clamav/", stack.alert_topic_arn)
-    s3, sns = aws.client("s3", region_name=REGION), aws.client("sns", region_name=REGION)
-    return lambda: build_definitions_updater(settings, s3, sns).run()
+    s3, sns = iam.client("update_definitions", "s3"), iam.client("update_definitions", "sns")
+
+    def run() -> Any:
+        with iam.running("update_definitions"):
+            return build_definitions_updater(settings, s3, sns).run()
+
+    return run
 
 
 @pytest.fixture
-def runtime_scanner(aws: boto3.Session, app_bucket: str, tmp_path: Path) -> Iterator[Any]:
+def runtime_scanner(app_bucket: str, tmp_path: Path, iam: IamHarness) -> Iterator[Any]:
     """Builds scanners that run their own clamd from the published definitions (as on Lambda)."""
     runtimes: list[ScannerRuntime] = []
 
@@ -115,7 +143,7 @@ def runtime_scanner(aws: boto3.Session, app_bucket: str, tmp_path: Path) -> Iter
             clamd_workdir=str(tmp_path / "clamd"),
             definitions_check_seconds=0.0,
         )
-        s3 = aws.client("s3", region_name=REGION)
+        s3 = iam.client("scanner", "s3")
         runtimes.append(build_runtime(settings, s3))
         return build_scanner(settings, s3, runtimes[-1])
 

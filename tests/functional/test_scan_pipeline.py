@@ -24,6 +24,7 @@ from devstack.clamd import (
     write_offline_database,
 )
 from devstack.lambda_bridge import LambdaBridge
+from tests.support.iam import current
 from tests.support.limits import TEST_LIMITS
 from tests.support.pipeline import AlertInbox, Pipeline, scanner_settings
 from tests.support.samples import CLAMAV_TESTFILES, encrypted_zip, nested_zip, unique_bytes, zipped
@@ -217,8 +218,11 @@ def test_a_deleted_version_ends_in_error_not_clean(pipeline: Pipeline) -> None:
 
 
 def _use_scanner(pipeline: Pipeline, bridge: LambdaBridge, settings: ScannerSettings) -> None:
-    scanner = build_scanner(settings, pipeline.s3)
-    bridge.register(pipeline.stack.scanner_function_arn, lambda event, context: handle_scan(event, scanner))
+    iam = current()
+    assert iam is not None
+    scanner = build_scanner(settings, iam.client("scanner", "s3"))
+    handler = iam.handler("scanner", lambda event, context: handle_scan(event, scanner))
+    bridge.register(pipeline.stack.scanner_function_arn, handler)
 
 
 def test_clamd_down_is_retried_then_error_never_clean(

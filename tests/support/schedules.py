@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib import wiring
 from devstack.schedules import scheduled_event
+from tests.support import iam
 
 
 @contextmanager
@@ -30,5 +31,7 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
 
 
 def run_scheduled(handler: Any, variables: Mapping[str, str]) -> Any:
-    with environment(variables):
-        return handler(scheduled_event(handler.func.__name__, datetime.now(UTC)), None)
+    """The function runs as its own IAM role when the test enforces IAM (tests/support/iam.py)."""
+    name = handler.func.__name__
+    with environment(variables), iam.running(name):
+        return handler(scheduled_event(name, datetime.now(UTC)), None)
