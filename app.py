@@ -3,7 +3,7 @@
 
 from chalice import Chalice
 
-from chalicelib import logs
+from chalicelib import logs, tracing
 from chalicelib.api import middleware
 from chalicelib.api.admin import admin_api
 from chalicelib.api.auth import cors
@@ -13,6 +13,7 @@ from chalicelib.functions.schedules import schedules
 from chalicelib.functions.upload_events import upload_events
 
 logs.configure()
+tracing.configure()  # the AWS SDK traced in every Chalice function (X-Ray, "xray": true)
 app = Chalice(app_name="manabiplus")
 app.register_middleware(middleware.handle, "http")
 app.register_blueprint(files_api)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib import logs
+from chalicelib import logs, tracing
 from chalicelib.scanning.errors import ScanRequestError
 from chalicelib.scanning.scanner import ObjectScanner
 from chalicelib.wiring import get_scanner
 
 logger = logging.getLogger(__name__)
 logs.configure()  # the image runs this module without app.py
+tracing.configure()
 
 
 def handle_scan(event: dict[str, Any], scanner: ObjectScanner) -> dict[str, Any]:
