@@ -29,6 +29,15 @@ def handle_scan(event: dict[str, Any], scanner: ObjectScanner) -> dict[str, Any]
         raise ScanRequestError("scan request needs a bucket, a key and a versionId")
     with logs.bound(function="scanner", key=key, versionId=version_id, execution=event.get("execution")):
         result = scanner.scan(bucket, key, version_id)
+    # ``verdict`` is a field of its own: the scanner's log metric filters count INFECTED and
+    # ERROR verdicts (infra/main/operations.yaml, docs/OPERATIONS.md).
+    with logs.bound(
+        function="scanner",
+        key=key,
+        versionId=version_id,
+        execution=event.get("execution"),
+        verdict=result.verdict.value,
+    ):
         logger.info(
             "scanned s3://%s/%s (%s): %s %s in %.3fs",
             bucket,
