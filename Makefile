@@ -3,17 +3,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAGE ?= stag
 
-.PHONY: setup test lint bench run stop package deploy rehearse clean
+.PHONY: setup test lint bench run stop package deploy rehearse web publish-web clean
 
 setup:
 	@bash scripts/setup.sh
 
-test: setup  ## every test: unit, functional (moto + real clamd), infra
+test: setup  ## every test: the web app's unit tests (vitest), then unit, functional (moto + real clamd), infra, e2e, browser
+	npm --prefix web test --silent
 	$(PY) -m pytest
 
 lint: setup  ## ruff + mypy, then cfn-lint, checkov and hadolint on the infrastructure (infra/lint.sh)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy app.py chalicelib devstack manabi_cli infra/build.py
+	$(VENV)/bin/mypy app.py chalicelib devstack manabi_cli infra/build.py infra/publish_web.py
 	bash infra/lint.sh
 
 package: setup  ## chalice package merged with infra/ -> build/$(STAGE)/package/sam.json (STAGE=stag|prod)
@@ -33,8 +34,14 @@ bench: setup  ## scanner throughput and memory against clamdscan and clamscan (d
 run: setup  ## the whole system on 127.0.0.1: emulator, clamd, state machine, chalice local (Ctrl-C stops it)
 	$(PY) -m devstack.local up
 
+web: setup  ## build the web app into web/dist (make run and the browser tests build it when its sources changed)
+	$(PY) -m devstack.web
+
+publish-web: setup  ## build the web app and publish it to STAGE's web bucket (infra/publish_web.py); DRY_RUN=1 prints the plan
+	$(PY) infra/publish_web.py --stage $(STAGE) $(if $(DRY_RUN),--dry-run)
+
 stop:  ## stop a local stack started by `make run` in another terminal
 	$(PY) -m devstack.local stop
 
 clean:
-	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov build .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist

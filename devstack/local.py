@@ -9,7 +9,10 @@
   task reaches the in-process scanner through ``devstack.lambda_bridge``;
 - ``chalice local --stage local`` (a child process) serving the API;
 - the app's scheduled functions (sweeper with its automatic rescans, definitions update, backup)
-  on their own schedules (``devstack.schedules``).
+  on their own schedules (``devstack.schedules``);
+- the learners' web app (``devstack.web``): ``web/`` built if its sources changed, served on
+  127.0.0.1 with a config.json from this stack; the API's CORS origin and the data bucket's
+  CORS rule name it.
 
 Ctrl-C, SIGTERM or ``python -m devstack.local stop`` ends every process it started.
 """
@@ -73,6 +76,7 @@ class LocalStack:
     state_dir: Path = DEFAULT_STATE_DIR
     moto_port: int = 5000
     api_port: int = 8000
+    web_port: int = 8080
     started_at: float = field(default_factory=time.monotonic)
     outputs: dict[str, Any] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -107,6 +111,7 @@ class LocalStack:
             timed("eventPath", self._start_event_path, stack)
             timed("api", self._start_api, stack)
             timed("schedules", self._start_schedules)
+            timed("web", self._start_web, stack)
             self.outputs["phaseSeconds"] = phases
         except BaseException:
             self.stop()
@@ -250,7 +255,8 @@ class LocalStack:
         env = {
             **os.environ,
             "USER_POOL_ARN": self.outputs["userPoolArn"],
-            "WEB_ORIGIN": f"http://127.0.0.1:{self.api_port}",
+            # The site's origin: the only one browsers may call the API from.
+            "WEB_ORIGIN": web_origin(self.web_port),
             "MAX_UPLOAD_BYTES": str(LOCAL_MAX_BYTES),
             "PYTHONUNBUFFERED": "1",
         }
@@ -280,6 +286,7 @@ class LocalStack:
         self.outputs.update(
             api=api,
             apiLog=str(self.state_dir / "chalice-local.log"),
+            apiPid=process.pid,
             pid=os.getpid(),
             readySeconds=round(time.monotonic() - self.started_at, 2),
         )
@@ -291,6 +298,29 @@ class LocalStack:
         scheduler = LocalScheduler(app).start()
         self._cleanups.append(scheduler.stop)
         self.outputs["schedules"] = {job.name: job.expression for job in scheduler.jobs}
+    def _start_web(self, stack: Any) -> None:
+        """The learners' site on 127.0.0.1, configured from this stack (devstack/web.py)."""
+        from devstack.web import (
+            WebBuildError,
+            WebServer,
+            allow_site_origin,
+            cognito_confirmer,
+            ensure_built,
+            local_config,
+        )
+
+        try:
+            dist = ensure_built()
+        except WebBuildError as error:
+            raise LocalStackError(str(error)) from None
+        origin = web_origin(self.web_port)
+        allow_site_origin(boto3.client("s3", region_name=REGION), stack.data_bucket, origin)
+        config = local_config(self.outputs, origin)
+        confirm = cognito_confirmer(boto3.client("cognito-idp", region_name=REGION), self.outputs["userPoolId"])
+        server = WebServer(self.web_port, dist, config, confirm).start()
+        self._cleanups.append(server.stop)
+        (self.state_dir / "web-config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        self.outputs.update(web=server.url)
 
     def stop(self) -> None:
         if self._stopped:
@@ -314,6 +344,10 @@ class LocalStack:
 
     def wait(self) -> None:
         self._stopping.wait()
+
+
+def web_origin(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
 
 
 def read_info(state_dir: Path) -> dict[str, Any] | None:
@@ -363,6 +397,8 @@ def launch(state_dir: Path, env: dict[str, str] | None = None, timeout: float = 
                 str(free_port()),
                 "--api-port",
                 str(free_port()),
+                "--web-port",
+                str(free_port()),
             ],
             cwd=ROOT,
             env=env,
@@ -382,33 +418,42 @@ def banner(info: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"Manabi Plus local stack ready in {info['readySeconds']} s",
+            f"  Web app        {info['web']}   <- open this in a browser",
             f"  API            {info['api']}   (log: {info['apiLog']})",
             f"  AWS emulator   {info['emulator']}   region {info['region']}",
             f"  clamd          {info['clamd']}   definitions {info['definitions']}",
             f"  user pool      {info['userPoolId']}   CLI client {info['cliClientId']}",
             f"  data bucket    {info['dataBucket']}",
             f"  state machine  {info['stateMachineArn']}",
-            "Try:  .venv/bin/manabi signup hanako --email hanako@example.jp --password 'Manabi+2026'",
+            f"Try:  open {info['web']} and create an account (confirmed at once locally),",
+            "      or .venv/bin/manabi signup hanako --email hanako@example.jp --password 'Manabi+2026'",
             "Stop: Ctrl-C here, or `make stop` from another terminal.",
         ]
     )
 
 
-def _stop_orphaned_clamd(state_dir: Path) -> None:
-    """A stack killed without its cleanup (SIGKILL) leaves its clamd running: stop that one."""
-    pid_file = state_dir / "clamd" / "clamd.pid"
+def _stop_orphans(state_dir: Path, info: dict[str, Any] | None) -> None:
+    """A stack killed without its cleanup (SIGKILL) leaves clamd and chalice local running:
+    stop those (only processes whose command line names this stack's files)."""
+    candidates: list[tuple[int, bytes]] = []
     try:
-        pid = int(pid_file.read_text().strip())
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        candidates.append((int((state_dir / "clamd" / "clamd.pid").read_text().strip()), str(state_dir).encode()))
     except (OSError, ValueError):
-        return
-    if b"clamd" in command_line and str(state_dir / "clamd").encode() in command_line and _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        pass
+    if info and info.get("apiPid"):
+        candidates.append((int(info["apiPid"]), b"chalice"))
+    for pid, marker in candidates:
+        try:
+            command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in command_line and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def stop_running(state_dir: Path, timeout: float = 30) -> bool:
@@ -416,7 +461,7 @@ def stop_running(state_dir: Path, timeout: float = 30) -> bool:
     info = read_info(state_dir)
     if not info or not _alive(int(info.get("pid", 0))):
         (state_dir / "stack.json").unlink(missing_ok=True)
-        _stop_orphaned_clamd(state_dir)
+        _stop_orphans(state_dir, info)
         return False
     os.kill(int(info["pid"]), signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -424,7 +469,7 @@ def stop_running(state_dir: Path, timeout: float = 30) -> bool:
         time.sleep(0.1)
     if _alive(int(info["pid"])):
         raise LocalStackError(f"local stack (pid {info['pid']}) did not stop within {timeout}s")
-    _stop_orphaned_clamd(state_dir)
+    _stop_orphans(state_dir, info)
     return True
 
 
@@ -434,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MANABI_MOTO_PORT", "5000")))
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("MANABI_API_PORT", "8000")))
+    parser.add_argument("--web-port", type=int, default=int(os.environ.get("MANABI_WEB_PORT", "8080")))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("werkzeug", "botocore", "moto"):
@@ -446,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
         running = bool(info and _alive(int(info.get("pid", 0))))
         print(json.dumps(info if running else {"running": False}, indent=2))
         return 0 if running else 1
-    stack = LocalStack(state_dir=args.state_dir, moto_port=args.moto_port, api_port=args.api_port)
+    stack = LocalStack(
+        state_dir=args.state_dir, moto_port=args.moto_port, api_port=args.api_port, web_port=args.web_port
+    )
     signal.signal(signal.SIGTERM, lambda *_: stack._stopping.set())
     try:
         info = stack.start()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install everything the tests, the benchmark and the local stack need, on a fresh Debian
 # machine: ClamAV's daemon and Debian's ClamAV test files, Info-ZIP, a Python venv, and a
-# second venv for checkov (it pins packaging<24, chalice needs >=24; see requirements-checkov.txt).
+# second venv for checkov (it pins packaging<24, chalice needs >=24; see requirements-checkov.txt),
+# and for the web app (web/): Debian's Chromium and a Japanese font for the browser tests, and
+# web/node_modules from the committed lockfile (`npm ci`).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +11,11 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 # What the scanner runs with (its container image installs the same): clamd, the ClamAV test file
-# its engine check scans, libarchive for the archive audit. Then tools the tests and benchmarks use.
+# its engine check scans, libarchive for the archive audit. Then tools the tests and benchmarks use:
+# the browser tests drive Debian's Chromium (Playwright's own browser download is not used), and
+# the IPA Gothic font lets it render Japanese instead of empty boxes.
 SCANNER_PACKAGES=(clamav-daemon clamav clamav-testfiles libarchive13)
-TOOL_PACKAGES=(clamdscan zip gcab arj)
+TOOL_PACKAGES=(clamdscan zip gcab arj chromium fonts-ipafont-gothic)
 DEBIAN_PACKAGES=("${SCANNER_PACKAGES[@]}" "${TOOL_PACKAGES[@]}")
 
 missing=()
@@ -49,4 +53,14 @@ if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$(cat "$checkov_stamp" 2>/dev/null
   "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-checkov.txt \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$checkov_wanted" > "$checkov_stamp"
+fi
+
+# The web app's packages, exactly as web/package-lock.json records them.
+web_stamp=web/node_modules/.manabi-lock.sha256
+web_wanted=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$web_stamp" 2>/dev/null)" != "$web_wanted" ]; then
+  command -v npm >/dev/null || { echo "setup: npm (Node.js 20.19+) is needed for web/" >&2; exit 1; }
+  echo "setup: installing web/node_modules (npm ci)"
+  npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$web_wanted" > "$web_stamp"
 fi

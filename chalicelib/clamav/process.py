@@ -169,8 +169,11 @@ class ClamdProcess:
         while time.monotonic() < deadline:
             if not self.alive():
                 raise ClamdError(f"clamd exited while reloading; see {self.log_path}")
+            # A connection wakes clamd's main loop, which runs the reload (without one it waits
+            # for its idle timeout); PING is answered once the new engine is active.
+            self.client().ping()
             count = self.loaded_signatures(since)
-            if count is not None and self.client().ping():
+            if count is not None:
                 self.signatures = count
                 return count
             time.sleep(0.02)

@@ -134,12 +134,12 @@ class ScannerRuntime:
     def _install(self, manifest: Manifest) -> None:
         """Make ``db`` point at a verified copy of ``manifest``'s set; reuse a verified one."""
         current = self.database_dir.resolve() if self.database_dir.is_symlink() else None
-        try:
-            if current is not None:
+        if current is not None and current.name.startswith(f"db-{manifest.version}-"):
+            try:
                 verify(manifest, current)
                 return
-        except DefinitionsUnavailableError as damage:
-            logger.error("the definitions on disk are damaged, downloading them again: %s", damage)
+            except DefinitionsUnavailableError as damage:
+                logger.error("the definitions on disk are damaged, downloading them again: %s", damage)
         target = self._workdir / f"db-{manifest.version}-{secrets.token_hex(4)}"
         try:
             self._store.download(manifest, target)
@@ -166,7 +166,9 @@ class ScannerRuntime:
                 workdir=self._workdir,
                 database_dir=self.database_dir,
                 limits=self._limits,
-                extra_config={"ConcurrentDatabaseReload": "no"},
+                # A non-concurrent reload waits until every idle scan thread has timed out: with
+                # clamd's default IdleTimeout (30 s) each reload would stall scans for 30 s.
+                extra_config={"ConcurrentDatabaseReload": "no", "IdleTimeout": "2"},
             ).start(ready_timeout=600)
         except RuntimeError as error:
             self._stop()

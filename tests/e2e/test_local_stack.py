@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,27 @@ def test_stopping_leaves_no_process_behind(tmp_path_factory: pytest.TempPathFact
     own.process.wait(30)
     assert own.children() == []
     assert not (own.state_dir / "stack.json").exists()
+
+
+def test_make_stop_after_a_killed_stack_leaves_no_process_behind(tmp_path_factory: pytest.TempPathFactory) -> None:
+    killed = Stack(tmp_path_factory.mktemp("killed"), tmp_path_factory.mktemp("killed-home"))
+    assert killed.children(), "the stack should have started clamd and chalice local"
+    killed.process.kill()  # SIGKILL: no cleanup ran
+    killed.process.wait(30)
+    assert killed.children(), "its clamd and chalice local outlive it"
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(killed.state_dir)],
+        cwd=ROOT,
+        env=killed.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 15
+    while killed.children() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert killed.children() == []
+    with pytest.raises(OSError):  # chalice local is gone too: nothing answers on its port
+        urllib.request.urlopen(killed.info["api"] + "/health", timeout=2)  # noqa: S310 - loopback

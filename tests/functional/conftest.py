@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,21 @@ from tests.support.pipeline import REGION, AlertInbox, Pipeline, scanner_setting
 @pytest.fixture
 def aws() -> Iterator[boto3.Session]:
     with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
-        yield boto3.Session(region_name=REGION)
+        session = boto3.Session(region_name=REGION)
+        yield session
+        # moto runs executions in threads: one still running would publish its alerts into the
+        # next test's emulator. Let them finish inside this test.
+        drain_executions(session.client("stepfunctions", region_name=REGION))
+
+
+def drain_executions(sfn: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        arn = machine["stateMachineArn"]
+        while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ import argparse
 import json
 import signal
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,8 @@ def _placeholder_model(resource_type: str, record: Path | None) -> type[Any]:
         def __init__(self, logical_id: str, properties: dict[str, Any], account_id: str, region: str) -> None:
             self.logical_id = logical_id
             self.values = _made_up_values(resource_type, logical_id, properties, account_id, region)
+            if resource_type == "AWS::CloudFront::Distribution":
+                self.values.update(_bare_distribution(logical_id, properties, account_id))
             self.physical_resource_id = self.values["Ref"]
 
         @staticmethod
@@ -139,6 +142,33 @@ def _placeholder_model(resource_type: str, record: Path | None) -> type[Any]:
 
     NotEmulated.__name__ = NotEmulated.__qualname__ = "NotEmulated_" + resource_type.replace("::", "_")
     return NotEmulated
+
+
+def _bare_distribution(logical_id: str, properties: dict[str, Any], account_id: str) -> dict[str, str]:
+    """moto has CloudFront's API but not its CloudFormation type: create a bare distribution
+    (origins only) through the API's backend, so what the deploy does with the stack's
+    distribution — the web app's invalidation — has something to act on."""
+    from moto.cloudfront.models import cloudfront_backends
+
+    config = properties.get("DistributionConfig", {})
+    origins = [
+        {
+            "Id": origin["Id"],
+            "DomainName": str(origin.get("DomainName", "origin.invalid")),
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+        }
+        for origin in config.get("Origins", [])
+        if isinstance(origin, dict) and "Id" in origin
+    ] or [{"Id": "origin", "DomainName": "origin.invalid", "S3OriginConfig": {"OriginAccessIdentity": ""}}]
+    bare = {
+        "CallerReference": f"{logical_id}-{uuid.uuid4()}",
+        "Origins": {"Quantity": len(origins), "Items": origins},
+        "DefaultCacheBehavior": {"TargetOriginId": origins[0]["Id"], "ViewerProtocolPolicy": "redirect-to-https"},
+        "Comment": f"rehearsal stand-in for {logical_id}",
+        "Enabled": True,
+    }
+    distribution, _, _ = cloudfront_backends[account_id]["global"].create_distribution(bare, [])
+    return {"Ref": distribution.distribution_id, "DomainName": distribution.domain_name}
 
 
 def _made_up_values(
