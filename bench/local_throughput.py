@@ -36,7 +36,20 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def _round(threads: int, per_thread: int, one: Callable[[int], float]) -> dict[str, Any]:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (0 when unknown)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _round(
+    threads: int, per_thread: int, one: Callable[[int], float], pids: dict[str, int | None] | None = None
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -53,13 +66,16 @@ def _round(threads: int, per_thread: int, one: Callable[[int], float]) -> dict[s
                 latencies.append(seconds)
 
     workers = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
+    cpu_before = {name: cpu_seconds(pid) for name, pid in (pids or {}).items()}
     began = time.monotonic()
     for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
     wall = time.monotonic() - began
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in (pids or {}).items()}
     return {
+        "cpuSecondsPerFile": {name: round(used / max(1, len(latencies)), 4) for name, used in cpu.items()},
         "threads": threads,
         "files": len(latencies),
         "errors": errors,
@@ -108,9 +124,10 @@ def measure(clients: list[int], files_per_client: int, size: int, poll: float, w
             return time.monotonic() - began
 
         upload(0)  # warm-up: first API call, first execution; not counted
+        pids = {"stack": info.get("pid"), "api": info.get("apiPid")}
         rounds = []
         for threads in clients:
-            rounds.append({"path": "local stack", **_round(threads, files_per_client, upload)})
+            rounds.append({"path": "local stack", **_round(threads, files_per_client, upload, pids)})
             rounds.append({"path": "clamd alone", **_round(threads, files_per_client * 10, engine)})
         return {"bytes": size, "pollSeconds": poll, "filesPerClient": files_per_client, "rounds": rounds}
     finally:
@@ -121,15 +138,17 @@ def measure(clients: list[int], files_per_client: int, size: int, poll: float, w
 def report(result: dict[str, Any]) -> str:
     lines = [
         f"== Local stack upload throughput, {result['bytes'] // 1024} KiB files, poll {result['pollSeconds']} s ==",
-        "| path | clients | files | files/s | p50 ms | p90 ms | errors |",
-        "|---|---|---|---|---|---|---|",
+        "| path | clients | files | files/s | p50 ms | p90 ms | errors | CPU s per file (stack / API) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     by_path: dict[str, dict[int, float]] = {}
     for row in result["rounds"]:
         by_path.setdefault(row["path"], {})[row["threads"]] = row["filesPerSecond"]
         lines.append(
             f"| {row['path']} | {row['threads']} | {row['files']} | {row['filesPerSecond']:.2f} | "
-            f"{(row['p50Seconds'] or 0) * 1000:.0f} | {(row['p90Seconds'] or 0) * 1000:.0f} | {len(row['errors'])} |"
+            f"{(row['p50Seconds'] or 0) * 1000:.0f} | {(row['p90Seconds'] or 0) * 1000:.0f} | {len(row['errors'])} | "
+            + (" / ".join(f"{value:.3f}" for value in row["cpuSecondsPerFile"].values()) or "—")
+            + " |"
         )
     for path, rates in by_path.items():
         low, high = min(rates), max(rates)
