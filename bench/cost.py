@@ -82,6 +82,21 @@ LOG_BYTES_PER_SCAN = 2000  # handler + scanner JSON lines, about (measured: two 
 XRAY_SAMPLED = 0.05  # default sampling: 1 request/s reservoir + 5 %
 
 
+SCAN_LIMIT = 256 * MIB  # every measured size is scanned, not refused as over the limit
+
+
+def settings_for(clamd_address: str, database_dir: str) -> Any:
+    from chalicelib.config import ScannerSettings
+
+    return ScannerSettings(
+        clamd_address=clamd_address,
+        clamd_timeout_seconds=600.0,
+        max_scan_bytes=SCAN_LIMIT,
+        database_dir=database_dir,
+        max_definitions_age_hours=48.0,
+    )
+
+
 def count_paths(clamd_address: str, database_dir: str) -> dict[str, dict[str, Any]]:
     """Run one upload per path through the real state machine; count what each one did."""
     import boto3
@@ -94,14 +109,14 @@ def count_paths(clamd_address: str, database_dir: str) -> dict[str, dict[str, An
     from devstack.clamd import EICAR
     from devstack.lambda_bridge import MOTO_CONFIG, LambdaBridge
     from devstack.resources import create_main_stack
-    from tests.support.pipeline import REGION, Pipeline, scanner_settings
+    from tests.support.pipeline import REGION, Pipeline
     from tests.support.samples import encrypted_zip
 
     paths: dict[str, dict[str, Any]] = {}
     with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
         session = boto3.Session(region_name=REGION)
         stack = create_main_stack(session, stage="local", region=REGION)
-        scanner = build_scanner(scanner_settings(clamd_address, database_dir), session.client("s3", region_name=REGION))
+        scanner = build_scanner(settings_for(clamd_address, database_dir), session.client("s3", region_name=REGION))
         refuse = {"on": False}
 
         def scan(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -157,22 +172,23 @@ def scan_seconds(clamd_address: str, database_dir: str, repetitions: int, sizes:
     from moto import mock_aws
 
     from chalicelib.wiring import build_scanner
-    from tests.support.pipeline import REGION, scanner_settings
+    from tests.support.pipeline import REGION
 
     medians = {}
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="cost", CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket="cost", VersioningConfiguration={"Status": "Enabled"})
-        scanner = build_scanner(scanner_settings(clamd_address, database_dir), s3)
+        scanner = build_scanner(settings_for(clamd_address, database_dir), s3)
         scanner.scan("cost", "warm", s3.put_object(Bucket="cost", Key="warm", Body=b"x")["VersionId"])
         for label, size in sizes.items():
             samples = []
             for _ in range(repetitions):
                 version = s3.put_object(Bucket="cost", Key=label, Body=os.urandom(size))["VersionId"]
                 began = time.monotonic()
-                scanner.scan("cost", label, version)
+                result = scanner.scan("cost", label, version)
                 samples.append(time.monotonic() - began)
+                assert result.verdict.value == "CLEAN" and result.bytes == size, result
             medians[label] = statistics.median(samples)
     return medians
 
@@ -231,9 +247,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="manabi-cost-") as tmp:
         database = Path(tmp) / "db"
         write_offline_database(database)
-        from tests.support.limits import TEST_LIMITS
+        from chalicelib.clamav.process import ClamdLimits
 
-        clamd = ClamdProcess(workdir=Path(tmp) / "clamd", database_dir=database, limits=TEST_LIMITS).start()
+        limits = ClamdLimits.for_scan_limit(SCAN_LIMIT)  # as the scanner's own clamd would run
+        clamd = ClamdProcess(workdir=Path(tmp) / "clamd", database_dir=database, limits=limits).start()
         try:
             paths = count_paths(clamd.address, str(database))
             seconds = scan_seconds(clamd.address, str(database), 1 if args.quick else args.repetitions, sizes)

@@ -28,7 +28,7 @@ def test_a_clean_upload_enters_six_states(pipeline: Pipeline) -> None:
 
 
 def test_an_infected_upload_is_recorded_then_alerted_in_seven_states(pipeline: Pipeline, alerts: object) -> None:
-    version, execution = pipeline.upload("uploads/user-1/eicar", EICAR)
+    _version, execution = pipeline.upload("uploads/user-1/eicar", EICAR)
     assert execution["status"] == "SUCCEEDED"
     assert states_of(pipeline, execution["executionArn"]) == [
         "MarkPending", "RecordPending", "Scan", "Verdict", "Lock", "RecordInfected", "AlertInfected",
@@ -38,7 +38,7 @@ def test_an_infected_upload_is_recorded_then_alerted_in_seven_states(pipeline: P
 
 
 def test_an_unscannable_upload_enters_six_states(pipeline: Pipeline) -> None:
-    version, execution = pipeline.upload("uploads/user-1/locked", encrypted_zip(b"secret"))
+    _version, execution = pipeline.upload("uploads/user-1/locked", encrypted_zip(b"secret"))
     assert states_of(pipeline, execution["executionArn"])[-2:] == ["Unscannable", "RecordVerdict"]
     assert len(states_of(pipeline, execution["executionArn"])) == 6
 
