@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_UPLOAD_PREFIX = "uploads/"
+# The scan canary's objects (issue #14): scanned like uploads; left out of listings, backups, the
+# sweeper and rescans (files.repository).
+CANARY_PREFIX = "canary/"
 DEFAULT_DEFINITIONS_PREFIX = "clamav/"
 DEFAULT_MAX_SCAN_BYTES = 1024 * 1024 * 1024
 DEFAULT_CLAMD_TIMEOUT_SECONDS = 600.0
@@ -57,6 +60,7 @@ class UploadEventSettings:
     state_machine_arn: str
     upload_prefix: str
     files_table: str
+    canary_prefix: str = CANARY_PREFIX
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> UploadEventSettings:
@@ -157,6 +161,38 @@ class SweepSettings:
             state_machine_arn=_required(env, "SCAN_STATE_MACHINE_ARN"),
             alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
         )
+
+
+@dataclass(frozen=True)
+class CanarySettings:
+    """The scan canary: where it uploads, where the records are, where its metric goes, and whether
+    S3 is expected to deny it the INFECTED object (``CANARY_EXPECT_ACCESS_DENIED``: true on AWS;
+    false in the local stack, whose emulator does not enforce bucket policies)."""
+
+    data_bucket: str
+    files_table: str
+    stage: str
+    metric_namespace: str = "ManabiPlus/Canary"
+    verdict_timeout_seconds: float = 600.0
+    expect_access_denied: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CanarySettings:
+        env = os.environ if env is None else env
+        raw_expect = env.get("CANARY_EXPECT_ACCESS_DENIED", "").strip()
+        return cls(
+            data_bucket=_required(env, "DATA_BUCKET"),
+            files_table=_required(env, "FILES_TABLE"),
+            stage=env.get("STAGE", "").strip() or _stage_of(_required(env, "DATA_BUCKET")),
+            metric_namespace=env.get("CANARY_METRIC_NAMESPACE", "").strip() or "ManabiPlus/Canary",
+            verdict_timeout_seconds=_number(env, "CANARY_VERDICT_TIMEOUT_SECONDS", 600.0),
+            expect_access_denied=True if not raw_expect else _flag(env, "CANARY_EXPECT_ACCESS_DENIED"),
+        )
+
+
+def _stage_of(data_bucket: str) -> str:
+    """``stag-manabiplus-data…`` → ``stag``: the stage the metric is published for."""
+    return data_bucket.split("-", 1)[0]
 
 
 @dataclass(frozen=True)
