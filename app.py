@@ -3,10 +3,10 @@
 
 from chalice import Chalice
 
-from chalicelib import cli_hooks
+from chalicelib.functions import cli_hooks
 
 # Only when the Chalice CLI imports this file: `chalice local` serves the local stack with API
-# Gateway's token checks, `chalice deploy` checks for credentials first (chalicelib/cli_hooks.py).
+# Gateway's token checks, `chalice deploy` checks for credentials first (chalicelib/functions/cli_hooks.py).
 # First, because the route modules read their settings (user pool, web origin) as they are imported.
 cli_hooks.attach()
 

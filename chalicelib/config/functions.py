@@ -1,9 +1,4 @@
-"""One place that reads the environment.
-
-Each Lambda function needs a different subset of settings, so settings are read on first
-use and a missing one fails with a message naming the variable, never with a KeyError deep
-inside a handler.
-"""
+"""The settings of the API and of the upkeep functions (upload events, sweeper, canary, backups)."""
 
 from __future__ import annotations
 
@@ -11,44 +6,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DEFAULT_UPLOAD_PREFIX = "uploads/"
-# The scan canary's objects (issue #14): scanned like uploads; left out of listings, backups, the
-# sweeper and rescans (files.repository).
-CANARY_PREFIX = "canary/"
-DEFAULT_DEFINITIONS_PREFIX = "clamav/"
-DEFAULT_MAX_SCAN_BYTES = 1024 * 1024 * 1024
-DEFAULT_CLAMD_TIMEOUT_SECONDS = 600.0
-DEFAULT_MAX_DEFINITIONS_AGE_HOURS = 48.0
-
-
-class ConfigurationError(RuntimeError):
-    """A required environment variable is missing or malformed."""
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigurationError(f"environment variable {name} is not set")
-    return value
-
-
-def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
-    """A key prefix setting, always ending with ``/``."""
-    value = env.get(name, "").strip() or default
-    return value if value.endswith("/") else value + "/"
-
-
-def _number(env: Mapping[str, str], name: str, default: float, allow_zero: bool = False) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"environment variable {name} must be a number, got {raw!r}") from None
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigurationError(f"environment variable {name} must be positive, got {raw!r}")
-    return value
+from chalicelib.config.environment import (
+    CANARY_PREFIX,
+    DEFAULT_DEFINITIONS_PREFIX,
+    DEFAULT_MAX_SCAN_BYTES,
+    DEFAULT_UPLOAD_PREFIX,
+    ConfigurationError,
+    _flag,
+    _number,
+    _prefix,
+    _required,
+)
 
 
 @dataclass(frozen=True)
@@ -71,15 +39,6 @@ class UploadEventSettings:
             upload_prefix=_prefix(env, "UPLOAD_PREFIX", DEFAULT_UPLOAD_PREFIX),
             files_table=_required(env, "FILES_TABLE"),
         )
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in {"", "0", "false", "no"}:
-        return False
-    if raw in {"1", "true", "yes"}:
-        return True
-    raise ConfigurationError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -210,77 +169,4 @@ class BackupSettings:
             data_bucket=_required(env, "DATA_BUCKET"),
             files_table=_required(env, "FILES_TABLE"),
             backup_bucket=_required(env, "BACKUP_BUCKET"),
-        )
-
-
-@dataclass(frozen=True)
-class DefinitionsUpdateSettings:
-    """The scheduled definitions updater: where to fetch from, where to publish, whom to alert, and
-    (``RESCAN_CLEAN_HOURS`` > 0) where the rescans of recent CLEAN files start."""
-
-    source: str
-    bucket: str
-    prefix: str
-    alert_topic_arn: str
-    rescan_clean_hours: float = 0.0
-    files_table: str = ""
-    data_bucket: str = ""
-    state_machine_arn: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DefinitionsUpdateSettings:
-        env = os.environ if env is None else env
-        return cls(
-            source=env.get("DEFINITIONS_SOURCE", "official").strip() or "official",
-            bucket=_required(env, "APP_BUCKET"),
-            prefix=_prefix(env, "DEFINITIONS_PREFIX", DEFAULT_DEFINITIONS_PREFIX),
-            alert_topic_arn=_required(env, "ALERT_TOPIC_ARN"),
-            rescan_clean_hours=_number(env, "RESCAN_CLEAN_HOURS", 0.0, allow_zero=True),
-            **{name: env.get(variable, "").strip() for name, variable in _RESCAN_TARGETS.items()},
-        )
-
-    def require_rescan_targets(self) -> None:
-        missing = [variable for name, variable in _RESCAN_TARGETS.items() if not getattr(self, name)]
-        if missing:
-            raise ConfigurationError(f"RESCAN_CLEAN_HOURS needs environment variable(s) {', '.join(missing)}")
-
-
-_RESCAN_TARGETS = dict(files_table="FILES_TABLE", data_bucket="DATA_BUCKET", state_machine_arn="SCAN_STATE_MACHINE_ARN")
-
-
-@dataclass(frozen=True)
-class ScannerSettings:
-    """What the scanner function needs.
-
-    Either the scanner runs its own clamd with the definitions published in
-    ``DEFINITIONS_BUCKET`` (the Lambda container, clamd under ``clamd_workdir``), or it talks to a
-    clamd that is already running (``CLAMD_ADDRESS`` + ``CLAMAV_DATABASE_DIR``: tests, tools).
-    ``max_scan_bytes`` must not exceed clamd's ``StreamMaxLength``: larger objects are refused
-    before a byte is streamed and reported UNSCANNABLE.
-    """
-
-    clamd_address: str
-    clamd_timeout_seconds: float
-    max_scan_bytes: int
-    database_dir: str
-    max_definitions_age_hours: float
-    definitions_bucket: str = ""
-    definitions_prefix: str = "clamav/"
-    clamd_workdir: str = "/tmp/clamd"
-    definitions_check_seconds: float = 300.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ScannerSettings:
-        env = os.environ if env is None else env
-        bucket = env.get("DEFINITIONS_BUCKET", "").strip()
-        return cls(
-            clamd_address="" if bucket else _required(env, "CLAMD_ADDRESS"),
-            clamd_timeout_seconds=_number(env, "CLAMD_TIMEOUT_SECONDS", DEFAULT_CLAMD_TIMEOUT_SECONDS),
-            max_scan_bytes=int(_number(env, "MAX_SCAN_BYTES", DEFAULT_MAX_SCAN_BYTES)),
-            database_dir="" if bucket else _required(env, "CLAMAV_DATABASE_DIR"),
-            max_definitions_age_hours=_number(env, "MAX_DEFINITIONS_AGE_HOURS", DEFAULT_MAX_DEFINITIONS_AGE_HOURS),
-            definitions_bucket=bucket,
-            definitions_prefix=_prefix(env, "DEFINITIONS_PREFIX", DEFAULT_DEFINITIONS_PREFIX),
-            clamd_workdir=env.get("CLAMD_WORKDIR", "").strip() or "/tmp/clamd",
-            definitions_check_seconds=_number(env, "DEFINITIONS_CHECK_SECONDS", 300.0),
         )
