@@ -32,6 +32,7 @@ rehearse: setup  ## `make deploy` end to end with the real AWS CLI against the e
 bench: setup  ## scanner throughput and memory against clamdscan and clamscan (docs/PERFORMANCE.md)
 	$(PY) -m bench.scan_benchmark
 	$(PY) -m bench.local_stack
+	$(PY) -m bench.local_throughput
 	$(PY) -m bench.definitions
 
 run: setup  ## the whole system on 127.0.0.1: emulator, clamd, state machine, chalice local (Ctrl-C stops it)

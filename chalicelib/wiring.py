@@ -21,9 +21,11 @@ from chalicelib.clamav.process import ClamdLimits
 from chalicelib.clamav.runtime import ScannerRuntime
 from chalicelib.clients import client, resource
 from chalicelib.config import (
+    CANARY_PREFIX,
     AdminSettings,
     ApiSettings,
     BackupSettings,
+    CanarySettings,
     DefinitionsUpdateSettings,
     ScannerSettings,
     SweepSettings,
@@ -39,6 +41,7 @@ from chalicelib.profiles.service import ProfileService
 from chalicelib.scanning.requests import ScanStarter
 from chalicelib.scanning.scanner import ObjectScanner
 from chalicelib.upkeep.backups import DataBackup
+from chalicelib.upkeep.canary import Canary
 from chalicelib.upkeep.rescans import Rescans
 from chalicelib.upkeep.sweeper import UploadSweeper
 
@@ -163,6 +166,37 @@ def get_data_backup() -> DataBackup:
     return DataBackup(repo, client("s3"), settings.data_bucket, settings.backup_bucket)
 
 
+def build_canary(settings: CanarySettings, s3_client: Any, table: Any, cloudwatch: Any) -> Canary:
+    """The scan canary: records and presigned POSTs as the API makes them, under ``canary/``."""
+    repo = FilesRepo(table)
+    files = FileService(
+        repo=repo,
+        s3_client=s3_client,
+        data_bucket=settings.data_bucket,
+        upload_prefix=CANARY_PREFIX,
+        max_upload_bytes=1024 * 1024,
+        upload_url_seconds=300,
+        download_url_seconds=60,
+    )
+    return Canary(
+        files,
+        repo,
+        s3_client,
+        cloudwatch,
+        settings.data_bucket,
+        settings.stage,
+        metric_namespace=settings.metric_namespace,
+        verdict_timeout=settings.verdict_timeout_seconds,
+        expect_access_denied=settings.expect_access_denied,
+    )
+
+
+@cache
+def get_canary() -> Canary:
+    settings = CanarySettings.from_env()
+    return build_canary(settings, client("s3"), resource("dynamodb").Table(settings.files_table), client("cloudwatch"))
+
+
 @cache
 def get_update_settings() -> DefinitionsUpdateSettings:
     return DefinitionsUpdateSettings.from_env()
@@ -207,6 +241,7 @@ def reset() -> None:
         get_sweep_settings,
         get_sweeper,
         get_data_backup,
+        get_canary,
         get_update_settings,
         get_definitions_updater,
         get_rescans_after_update,

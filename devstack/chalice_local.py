@@ -1,6 +1,6 @@
 """What ``chalice local`` needs to serve Manabi Plus: the local stack's resources and API Gateway's
 token checks. app.py calls ``attach()`` when the Chalice CLI imports it for ``chalice local``
-(``chalicelib/cli_hooks.py``); nothing here runs on Lambda.
+(``chalicelib/functions/cli_hooks.py``); nothing here runs on Lambda.
 
 - Started by ``make run`` (``devstack/local.py``), the environment names everything already,
   ``MANABI_LOCAL_AUTH`` included: only the token checks are installed.

@@ -34,7 +34,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 
@@ -46,7 +45,6 @@ REGION = "ap-northeast-1"
 STAGE = "local"
 DEFAULT_STATE_DIR = ROOT / ".local"
 UPLOAD_QUEUE = "local-manabiplus-upload-events"
-MAX_EVENT_ATTEMPTS = 3
 LOCAL_MAX_BYTES = 512 * 1024 * 1024  # upload limit = scan limit = clamd StreamMaxLength
 
 
@@ -171,6 +169,9 @@ class LocalStack:
             headers={"Content-Type": "application/json"},
         )
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+        from devstack.event_path import EmulatorSpeedups
+
+        self._cleanups.append(EmulatorSpeedups().install().uninstall)  # devstack/event_path.py
         self.outputs.update(emulator=endpoint, region=REGION)
 
     def _publish_definitions(self, stack: Any) -> None:
@@ -266,45 +267,12 @@ class LocalStack:
             ALERT_TOPIC_ARN=stack.alert_topic_arn,
             DEFINITIONS_SOURCE=self.outputs["definitionsMirror"],
         )
-        poller = threading.Thread(target=self._deliver_events, args=(sqs, queue_url), name="upload-events", daemon=True)
-        poller.start()
-        self._cleanups.append(lambda: poller.join(timeout=5))
-        self.outputs["uploadQueue"] = queue_url
-
-    def _deliver_events(self, sqs: Any, queue_url: str) -> None:
-        """What Lambda's EventBridge integration does on AWS: hand each event to the handler."""
         from chalicelib.functions.upload_events import on_object_created
+        from devstack.event_path import EventDelivery
 
-        while not self._stopping.is_set():
-            try:
-                received = sqs.receive_message(
-                    QueueUrl=queue_url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=1,
-                    AttributeNames=["ApproximateReceiveCount"],
-                )
-            except Exception:
-                if self._stopping.is_set():
-                    return
-                logger.exception("cannot poll the upload event queue")
-                time.sleep(1)
-                continue
-            for message in received.get("Messages", []):
-                event = json.loads(message["Body"])
-                # moto sends raw keys; S3 URL-encodes them in every notification, and the handler
-                # decodes them, so encode them here as AWS would.
-                obj = event.get("detail", {}).get("object", {})
-                if "key" in obj:
-                    obj["key"] = quote_plus(obj["key"], safe="/")
-                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                try:
-                    result = on_object_created(event, None)
-                    logger.info("upload event for %s: %s", obj.get("key"), result)
-                except Exception:
-                    logger.exception("upload handler failed (attempt %d of %d)", attempts, MAX_EVENT_ATTEMPTS)
-                    if attempts < MAX_EVENT_ATTEMPTS:
-                        continue
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        delivery = EventDelivery(sqs, queue_url, on_object_created, self._stopping).start()
+        self._cleanups.append(delivery.stop)
+        self.outputs["uploadQueue"] = queue_url
 
     def _start_api(self, stack: Any) -> None:
         from devstack.chalice_local import auth_environment

@@ -59,6 +59,7 @@ POLICY_FILES = {
     "definitions": "policy-definitions-{stage}.json",
     "sweeper": "policy-sweeper-{stage}.json",
     "backup": "policy-backup-{stage}.json",
+    "canary": "policy-canary-{stage}.json",
 }
 LOCAL_ACCOUNT = "123456789012"  # moto's account; deployed stages name no account ("*")
 # The CORS origin Chalice writes into the API's preflight responses while packaging, replaced by

@@ -86,6 +86,37 @@ class Target:
         """What a saved sign-in records besides the tokens."""
         return {"stackId": self.stack_id} if self.local and self.stack_id else {}
 
+    def invoke(self, function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A deployed function's answer (``RequestResponse``); its error as a CliError."""
+        try:
+            response = self._aws("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload).encode())
+        except (BotoCoreError, ClientError) as error:
+            raise _aws_error(error) from error
+        answer = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError"):
+            raise CliError(f"{function_name} failed: {answer.get('errorType')}: {answer.get('errorMessage')}")
+        return answer  # type: ignore[no-any-return]
+
+    def local_stack(self) -> dict[str, Any]:
+        stack = _local_stack()
+        if not self.local or stack is None:
+            raise CliError("no local stack is running (start it with `make run`)")
+        return stack
+
+    def aws(self, service: str, resource: bool = False) -> Any:
+        """A client (or resource) for this target: the emulator's for the local stack."""
+        if resource:
+            if self.local:
+                return boto3.resource(
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self.aws_endpoint,
+                    aws_access_key_id="local",
+                    aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any key
+                )
+            return boto3.resource(service, region_name=self.region)
+        return self._aws(service)
+
     def workflow(self) -> Workflow:
         if not self.state_machine_arn:
             raise CliError("no state machine: pass --state-machine-arn (the main stack's ScanStateMachineArn output)")

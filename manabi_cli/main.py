@@ -219,6 +219,17 @@ def cmd_rescan(args: argparse.Namespace, target: Target, session: Session) -> di
     return {"id": args.id, **started}
 
 
+def cmd_canary(args: argparse.Namespace, target: Target, session: Session) -> dict[str, Any]:
+    """The scan canary now: in this process against the local stack, or the deployed function."""
+    if target.local:
+        from manabi_cli.canary import run_local_canary
+
+        return run_local_canary(target)
+    if not args.function_name:
+        raise CliError("against a deployed stage, give --function-name (e.g. manabiplus-stag-scan_canary)")
+    return target.invoke(args.function_name, {})
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Target, Session], dict[str, Any]]] = {
     "signup": cmd_signup,
     "confirm": cmd_confirm,
@@ -230,6 +241,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Target, Session], dict[str, An
     "delete": cmd_delete,
     "trace": cmd_trace,
     "rescan": cmd_rescan,
+    "canary": cmd_canary,
 }
 
 
@@ -250,6 +262,12 @@ def render(command: str, result: dict[str, Any]) -> Iterator[str]:
         for step in result["steps"]:
             duration = "" if step["seconds"] is None else f"{step['seconds']:8.3f}s"
             yield f"  {step['state']:<16} {step['started']}  {duration:>9}  {step.get('detail', '')}".rstrip()
+    elif command == "canary":
+        marks = {True: "ok  ", False: "FAIL", None: "skip"}
+        outcome = "PASSED" if result["passed"] else "FAILED"
+        yield f"scan canary {result['run']} ({result['stage']}): {outcome} in {result['seconds']:.1f}s"
+        for number, step in enumerate(result["steps"], 1):
+            yield f"  {number}. [{marks[step['ok']]}] {step['name']} ({step['seconds']:.2f}s): {step['detail']}"
     else:
         for key, value in result.items():
             yield f"{key}: {value}"
@@ -308,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     rescan.add_argument("id", nargs="?")
     rescan.add_argument("--owner", help="the file owner's user sub (see GET /admin/files)")
     rescan.add_argument("--not-scanned-with", metavar="VERSION", help="e.g. the current definitions version")
+    canary = command("canary", help="run the scan canary now (EICAR + a clean file) and report each step")
+    canary.add_argument("--function-name", help="the deployed canary function (manabiplus-STAGE-scan_canary)")
     return parser
 
 
@@ -327,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for line in render(args.command, result):
             print(line)
+    if args.command == "canary" and not result.get("passed"):
+        return 1
     if getattr(args, "wait", False):
         return VERDICT_EXIT.get(str(result.get("scanStatus")), 1)
     return 0

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from chalicelib import tracing
+from chalicelib.config import CANARY_PREFIX
 from chalicelib.files.records import Page, decode_cursor, encode_cursor
 from chalicelib.scanning.verdicts import DELETED, PENDING_UPLOAD, Verdict
 from chalicelib.timestamps import now, parse
@@ -16,6 +18,14 @@ PAGE_READS = 10
 _NOT_DELETED = "(attribute_not_exists(#status) OR #status <> :deleted)"
 
 
+def _not_canary() -> Any:
+    """The scan canary's records (objects under ``canary/``) are no one's files: every scan across
+    owners leaves them out (the admin view, rescans, backups, the sweeper)."""
+    from boto3.dynamodb.conditions import Attr
+
+    return ~Attr("objectKey").begins_with(CANARY_PREFIX)
+
+
 class FilesRepo:
     """File records in DynamoDB, one partition per owner (``ownerSub``, ``fileId``)."""
 
@@ -23,7 +33,8 @@ class FilesRepo:
         self._table = table
 
     def create(self, record: dict[str, Any]) -> None:
-        self._table.put_item(Item=record, ConditionExpression="attribute_not_exists(fileId)")
+        with tracing.step(tracing.RECORD_UPDATE, change="create"):
+            self._table.put_item(Item=record, ConditionExpression="attribute_not_exists(fileId)")
 
     def get(self, owner_sub: str, file_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"ownerSub": owner_sub, "fileId": file_id}, ConsistentRead=True).get("Item")
@@ -47,7 +58,7 @@ class FilesRepo:
         from boto3.dynamodb.conditions import Attr
 
         arguments: dict[str, Any] = {
-            "FilterExpression": Attr("scanStatus").eq(scan_status) & Attr("status").ne(DELETED),
+            "FilterExpression": Attr("scanStatus").eq(scan_status) & Attr("status").ne(DELETED) & _not_canary(),
         }
         return self._page(self._table.scan, arguments, limit, decode_cursor(cursor))
 
@@ -95,11 +106,12 @@ class FilesRepo:
         return self._table.get_item(Key=key, ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
 
     def mark_restored(self, owner_sub: str, file_id: str) -> None:
-        self._table.update_item(
-            Key={"ownerSub": owner_sub, "fileId": file_id},
-            UpdateExpression="REMOVE #status, deletedAt",
-            ExpressionAttributeNames={"#status": "status"},
-        )
+        with tracing.step(tracing.RECORD_UPDATE, change="restore"):
+            self._table.update_item(
+                Key={"ownerSub": owner_sub, "fileId": file_id},
+                UpdateExpression="REMOVE #status, deletedAt",
+                ExpressionAttributeNames={"#status": "status"},
+            )
 
     def clean_versions(self) -> Iterator[dict[str, Any]]:
         """Every record whose current version was scanned CLEAN (the daily data backup)."""
@@ -109,7 +121,7 @@ class FilesRepo:
         yield from self._scan_all(condition)
 
     def _scan_all(self, condition: Any) -> Iterator[dict[str, Any]]:
-        arguments: dict[str, Any] = {"FilterExpression": condition}
+        arguments: dict[str, Any] = {"FilterExpression": condition & _not_canary()}
         while True:
             response = self._table.scan(**arguments)
             yield from response.get("Items", [])
@@ -165,19 +177,20 @@ class FilesRepo:
         from botocore.exceptions import ClientError
 
         try:
-            self._table.update_item(
-                Key={"ownerSub": owner_sub, "fileId": file_id},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":pending": Verdict.PENDING.value,
-                    ":error": Verdict.ERROR.value,
-                    ":deleted": DELETED,
-                    ":now": now(),
-                    **values,
-                },
-            )
+            with tracing.step(tracing.RECORD_UPDATE, change="claim rescan"):
+                self._table.update_item(
+                    Key={"ownerSub": owner_sub, "fileId": file_id},
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":pending": Verdict.PENDING.value,
+                        ":error": Verdict.ERROR.value,
+                        ":deleted": DELETED,
+                        ":now": now(),
+                        **values,
+                    },
+                )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
@@ -185,16 +198,23 @@ class FilesRepo:
         return True
 
     def mark_auto_rescan_given_up(self, owner_sub: str, file_id: str) -> None:
-        self._table.update_item(
-            Key={"ownerSub": owner_sub, "fileId": file_id},
-            UpdateExpression="SET autoRescanGaveUp = :now",
-            ExpressionAttributeValues={":now": now()},
-        )
+        with tracing.step(tracing.RECORD_UPDATE, change="give up"):
+            self._table.update_item(
+                Key={"ownerSub": owner_sub, "fileId": file_id},
+                UpdateExpression="SET autoRescanGaveUp = :now",
+                ExpressionAttributeValues={":now": now()},
+            )
+
+    def forget(self, owner_sub: str, file_id: str) -> None:
+        """Remove the record itself (the scan canary's, once its objects are deleted)."""
+        with tracing.step(tracing.RECORD_UPDATE, change="forget"):
+            self._table.delete_item(Key={"ownerSub": owner_sub, "fileId": file_id})
 
     def mark_deleted(self, owner_sub: str, file_id: str) -> None:
-        self._table.update_item(
-            Key={"ownerSub": owner_sub, "fileId": file_id},
-            UpdateExpression="SET #status = :deleted, deletedAt = :now",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":deleted": DELETED, ":now": now()},
-        )
+        with tracing.step(tracing.RECORD_UPDATE, change="delete"):
+            self._table.update_item(
+                Key={"ownerSub": owner_sub, "fileId": file_id},
+                UpdateExpression="SET #status = :deleted, deletedAt = :now",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":deleted": DELETED, ":now": now()},
+            )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chalicelib import logs
+from chalicelib import logs, tracing
 from chalicelib.scanning.errors import ScanRequestError
 from chalicelib.scanning.scanner import ObjectScanner
 from chalicelib.scanning.verdicts import held_to_declared_size
@@ -19,6 +19,7 @@ from chalicelib.wiring import get_scanner
 
 logger = logging.getLogger(__name__)
 logs.configure()  # the image runs this module without app.py
+tracing.configure()
 
 
 def handle_scan(event: dict[str, Any], scanner: ObjectScanner) -> dict[str, Any]:
@@ -33,6 +34,15 @@ def handle_scan(event: dict[str, Any], scanner: ObjectScanner) -> dict[str, Any]
         raise ScanRequestError(f"scan request has a declaredSize that is not a number of bytes: {declared!r}")
     with logs.bound(function="scanner", key=key, versionId=version_id, execution=event.get("execution")):
         result = held_to_declared_size(scanner.scan(bucket, key, version_id), declared)
+    # ``verdict`` is a field of its own: the scanner's log metric filters count INFECTED and
+    # ERROR verdicts (infra/main/operations.yaml, docs/OPERATIONS.md).
+    with logs.bound(
+        function="scanner",
+        key=key,
+        versionId=version_id,
+        execution=event.get("execution"),
+        verdict=result.verdict.value,
+    ):
         logger.info(
             "scanned s3://%s/%s (%s): %s %s in %.3fs",
             bucket,

@@ -4,10 +4,12 @@
   rescans the files found CLEAN in the last hours with the new definitions;
 - ``sweep_stuck_uploads`` — every 15 minutes: missed upload events, stuck scans, automatic
   rescans of transient ERRORs (R-MON-02);
-- ``backup_data`` — daily at 03:00 JST: CLEAN versions into the backup bucket (R-BAK-03).
+- ``backup_data`` — daily at 03:00 JST: CLEAN versions into the backup bucket (R-BAK-03);
+- ``scan_canary`` — hourly: an EICAR and a clean file through the real path, checked and deleted,
+  with a metric the canary alarms watch (issue #14; ``manabi canary`` runs it on demand).
 
 Schedules are read when the app is loaded (Chalice writes them into the deployed rules):
-``DEFINITIONS_UPDATE_SCHEDULE``, ``SWEEP_SCHEDULE``, ``BACKUP_SCHEDULE`` take EventBridge
+``DEFINITIONS_UPDATE_SCHEDULE``, ``SWEEP_SCHEDULE``, ``BACKUP_SCHEDULE``, ``CANARY_SCHEDULE`` take EventBridge
 expressions such as ``rate(12 hours)``.
 """
 
@@ -24,6 +26,7 @@ from chalicelib import logs
 from chalicelib.clients import client
 from chalicelib.upkeep.sweeper import RetryPolicy, SweepReport
 from chalicelib.wiring import (
+    get_canary,
     get_data_backup,
     get_definitions_updater,
     get_rescans_after_update,
@@ -37,6 +40,8 @@ UPDATE_SCHEDULE = os.environ.get("DEFINITIONS_UPDATE_SCHEDULE", "rate(1 day)")
 SWEEP_SCHEDULE = os.environ.get("SWEEP_SCHEDULE", "rate(15 minutes)")
 # R-BAK-03: daily, at 03:00 JST (18:00 UTC), after the definitions update of the night.
 BACKUP_SCHEDULE = os.environ.get("BACKUP_SCHEDULE", "cron(0 18 * * ? *)")
+# The canary alarms expect a report every hour (infra/main/operations.yaml): change both together.
+CANARY_SCHEDULE = os.environ.get("CANARY_SCHEDULE", "rate(1 hour)")
 # The upload URL lives 5 minutes and S3 events can take a minute or more; scans take seconds
 # (900 s at most for the scanner), so these margins only catch what is really stuck.
 UPLOAD_GRACE = timedelta(minutes=15)
@@ -103,3 +108,9 @@ def backup_data(event: CloudWatchEvent) -> dict[str, int]:
     with logs.bound(function="backup_data"):
         report = get_data_backup().run()
         return {"copied": report.copied, "alreadyBackedUp": report.already_backed_up}
+
+
+@schedules.schedule(CANARY_SCHEDULE, name="scan_canary")
+def scan_canary(event: CloudWatchEvent) -> dict[str, Any]:
+    with logs.bound(function="scan_canary"):
+        return get_canary().run().to_dict()

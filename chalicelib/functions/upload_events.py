@@ -20,7 +20,9 @@ OBJECT_CREATED_PATTERN = {"source": ["aws.s3"], "detail-type": ["Object Created"
 def on_object_created(event: CloudWatchEvent) -> dict[str, str | None]:
     settings = get_upload_settings()
     with logs.bound(function="on_object_created", eventId=event.event_id):
-        request = parse_object_created(event.to_dict(), settings.data_bucket, settings.upload_prefix)
+        request = parse_object_created(
+            event.to_dict(), settings.data_bucket, settings.upload_prefix, settings.canary_prefix
+        )
         if request is None:
             return {"execution": None}
         with logs.bound(owner=request.ownerSub, fileId=request.fileId, versionId=request.versionId):

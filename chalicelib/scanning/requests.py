@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
+from chalicelib import tracing
 from chalicelib.scanning.errors import UploadEventError
 
 logger = logging.getLogger(__name__)
@@ -86,12 +87,15 @@ def normalise_sequencer(sequencer: str) -> str:
     return sequencer.strip().upper().ljust(_SEQUENCER_WIDTH, "0")
 
 
-def parse_object_created(event: dict[str, Any], data_bucket: str, upload_prefix: str) -> ScanRequest | None:
+def parse_object_created(
+    event: dict[str, Any], data_bucket: str, upload_prefix: str, canary_prefix: str | None = None
+) -> ScanRequest | None:
     """The scan request for an EventBridge ``Object Created`` event, or None to ignore it.
 
     Keys in S3 event notifications are URL-encoded (``red flower.jpg`` arrives as
     ``red+flower.jpg``), hence ``unquote_plus``. Objects outside ``{prefix}{sub}/{fileId}`` are
-    not scanned: they stay untagged, which the bucket policy treats as unreadable.
+    not scanned: they stay untagged, which the bucket policy treats as unreadable. The scan
+    canary's objects (``{canary_prefix}{run}/{fileId}``) are scanned exactly like uploads.
     """
     if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
         raise UploadEventError(f"not an S3 Object Created event: {event.get('source')}/{event.get('detail-type')}")
@@ -106,6 +110,8 @@ def parse_object_created(event: dict[str, Any], data_bucket: str, upload_prefix:
         raise UploadEventError(f"event for s3://{bucket} has no object key or version id (is versioning on?)")
     key = unquote_plus(raw_key)
     owner_sub, file_id = _owner_and_file(key, upload_prefix)
+    if not file_id and canary_prefix:
+        owner_sub, file_id = _owner_and_file(key, canary_prefix)
     if not file_id:
         logger.warning("ignoring s3://%s/%s: not an upload key (%s{sub}/{fileId})", bucket, key, upload_prefix)
         return None
@@ -138,10 +144,12 @@ class ScanStarter:
     def start(self, request: ScanRequest) -> str | None:
         """Return the new execution's ARN, or None when this version was already handled."""
         name = request.execution_name()
+        arguments = {"stateMachineArn": self._state_machine_arn, "name": name, "input": request.to_input()}
+        header = tracing.trace_header()
+        if header:  # one trace from the upload event through the workflow into the scanner
+            arguments["traceHeader"] = header
         try:
-            response = self._sfn.start_execution(
-                stateMachineArn=self._state_machine_arn, name=name, input=request.to_input()
-            )
+            response = self._sfn.start_execution(**arguments)
         except self._sfn.exceptions.ExecutionAlreadyExists:
             logger.info("scan %s already started for s3://%s/%s", name, request.bucket, request.key)
             return None

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib import tracing
 from chalicelib.clamav.engine import Engine, EngineProvider
 from chalicelib.clamav.errors import EngineCheckError
 from chalicelib.definitions.errors import DefinitionsUnavailableError
@@ -61,22 +62,29 @@ class ObjectStream:
         self.kind: str | None = None
         self.spool: IO[bytes] | None = None
         self.tail = b""
+        # For the trace: when the download began and ended (wall clock), time spent hashing.
+        self.started_at = self.ended_at = 0.0
+        self.hash_seconds = 0.0
 
     def chunks(self) -> Iterator[bytes]:
         first = True
+        self.started_at = time.time()
         for chunk in self._body.iter_chunks(self._chunk_bytes):
             if first:
                 first = False
                 self.kind = sniff(chunk[:SNIFF_BYTES])
                 if self.kind is not None:
                     self.spool = tempfile.TemporaryFile()
+            hashing = time.monotonic()
             self.digest.update(chunk)
+            self.hash_seconds += time.monotonic() - hashing
             self.streamed += len(chunk)
             if self.spool is not None:
                 self.spool.write(chunk)
             else:
                 self.tail = (self.tail + chunk)[-EOCD_SEARCH_BYTES:]
             yield chunk
+        self.ended_at = time.time()
 
     def close(self) -> None:
         self._body.close()
@@ -146,10 +154,19 @@ class ObjectScanner:
         self._chunk_bytes = chunk_bytes
 
     def scan(self, bucket: str, key: str, version_id: str) -> ScanResult:
+        with tracing.step("scan", bucket=bucket) as traced:
+            result = self._scan(bucket, key, version_id)
+            if traced is not None:
+                traced.put_annotation("verdict", result.verdict.value)
+                traced.put_annotation("bytes", result.bytes)
+            return result
+
+    def _scan(self, bucket: str, key: str, version_id: str) -> ScanResult:
         started = time.monotonic()
         where = f"s3://{bucket}/{key} ({version_id})"
         try:
-            engine = self._engine()
+            with tracing.step(tracing.ENGINE_READY):
+                engine = self._engine()
             engine.definitions.require_fresh(self._max_definitions_age)
         except (DefinitionsUnavailableError, EngineCheckError) as refusal:
             logger.error("refusing to scan %s: %s", where, refusal)
@@ -169,10 +186,18 @@ class ObjectScanner:
         stream = ObjectStream(response["Body"], self._chunk_bytes)
         audit: list[AuditReport] = []
         try:
-            # The audit runs while clamd unpacks and scans: both only start once the last byte is sent.
-            reply = engine.client.instream(
-                stream.chunks(), lambda: audit.append(self._audit(stream, engine, bucket, key, version_id, size))
-            )
+            with tracing.step(tracing.CLAMD_INSTREAM):
+                # The audit runs while clamd unpacks and scans: both only start once the last byte is sent.
+                reply = engine.client.instream(
+                    stream.chunks(), lambda: audit.append(self._audit(stream, engine, bucket, key, version_id, size))
+                )
+                tracing.span(
+                    tracing.DOWNLOAD_AND_HASH,
+                    stream.started_at,
+                    stream.ended_at or time.time(),
+                    bytes=stream.streamed,
+                    hashSeconds=round(stream.hash_seconds, 6),
+                )
         finally:
             stream.close()  # also when clamd was unreachable and no chunk was read
         if stream.streamed != size:
@@ -195,10 +220,12 @@ class ObjectScanner:
         )
         if stream.spool is not None and stream.kind is not None:
             stream.spool.flush()
-            return audit.run(stream.spool, stream.kind)
+            with tracing.step(tracing.ARCHIVE_ACCOUNTING, kind=stream.kind):
+                return audit.run(stream.spool, stream.kind)
         if has_end_record(stream.tail):
             ranged = io.BufferedReader(RangedObject(self._s3, bucket, key, version_id, size), CHUNK_BYTES)
-            return audit.run(ranged, "zip")
+            with tracing.step(tracing.ARCHIVE_ACCOUNTING, kind="zip", ranged=True):
+                return audit.run(ranged, "zip")
         return AuditReport()
 
     def _get_object(self, bucket: str, key: str, version_id: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ POLICY_KINDS = (
     "policy-definitions-{}.json",
     "policy-sweeper-{}.json",
     "policy-backup-{}.json",
+    "policy-canary-{}.json",
 )
 
 
@@ -60,6 +61,7 @@ def test_each_function_has_its_own_least_privilege_policy() -> None:
         assert functions["update_definitions"]["iam_policy_file"] == f"policy-definitions-{stage}.json"
         assert functions["sweep_stuck_uploads"]["iam_policy_file"] == f"policy-sweeper-{stage}.json"
         assert functions["backup_data"]["iam_policy_file"] == f"policy-backup-{stage}.json"
+        assert functions["scan_canary"]["iam_policy_file"] == f"policy-canary-{stage}.json"
     only_writer = [
         path.name
         for path in CHALICE.glob("policy-*.json")

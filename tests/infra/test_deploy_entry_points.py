@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chalicelib.cli_hooks import chalice_command
+from chalicelib.functions.cli_hooks import chalice_command
 
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE = Path(sys.executable).with_name("chalice")

@@ -499,6 +499,7 @@ def test_every_function_has_its_own_role_and_the_chalice_ones_carry_their_policy
         "UpdateDefinitions",
         "SweepStuckUploads",
         "BackupData",
+        "ScanCanary",
         "ScannerFunction",
         "ScanStateMachine",
     }
@@ -509,6 +510,7 @@ def test_every_function_has_its_own_role_and_the_chalice_ones_carry_their_policy
         "UpdateDefinitions": "policy-definitions-{}.json",
         "SweepStuckUploads": "policy-sweeper-{}.json",
         "BackupData": "policy-backup-{}.json",
+        "ScanCanary": "policy-canary-{}.json",
     }
     for function, name in files.items():
         (document,) = found[function]["policies"].values()

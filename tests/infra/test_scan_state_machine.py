@@ -52,7 +52,21 @@ def test_every_path_tags_the_version_pending_then_with_a_verdict() -> None:
     for path in all_paths:
         assert path[0] == "MarkPending"
         assert TERMINAL_TAGGERS & set(path), f"path ends without a verdict tag: {path}"
-        assert STATES[path[-1]]["Type"] in {"Succeed", "Fail"}
+        last = STATES[path[-1]]
+        assert last["Type"] in {"Succeed", "Fail"} or last.get("End") is True, path
+        if last["Type"] == "Succeed" or last.get("End"):  # a verdict that ended well was recorded
+            assert {"RecordVerdict", "RecordInfected"} & set(path), f"path ends without a record: {path}"
+
+
+def test_infected_is_recorded_as_every_other_verdict() -> None:
+    """RecordInfected exists so the INFECTED path needs no Choice after the record (issue #14):
+    it must write exactly what RecordVerdict writes, under the same condition."""
+    for field in ("Resource", "Parameters", "ResultPath", "Retry"):
+        assert STATES["RecordInfected"][field] == STATES["RecordVerdict"][field], field
+    assert [c["ErrorEquals"] for c in STATES["RecordInfected"]["Catch"]] == [
+        c["ErrorEquals"] for c in STATES["RecordVerdict"]["Catch"]
+    ]
+    assert STATES["Lock"]["Next"] == "RecordInfected" and STATES["RecordInfected"]["Next"] == "AlertInfected"
 
 
 def test_clean_is_written_only_by_release_and_release_only_follows_an_ok_from_clamd() -> None:

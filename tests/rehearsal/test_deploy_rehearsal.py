@@ -271,7 +271,7 @@ def test_the_resources_moto_implements_exist_as_the_templates_name_them(
     assert "stag-manabiplus-scanner" in functions
     assert functions["stag-manabiplus-scanner"]["MemorySize"] == 3072
     chalice = [name for name in functions if name.startswith("stag-manabiplus-main-")]
-    assert len(chalice) == 5, sorted(functions)
+    assert len(chalice) == 6, sorted(functions)  # the API, the event handler, four schedules
     # The code is the deployment.zip `chalice package` built, uploaded by `cloudformation package`.
     package = (ROOT / "build" / "stag" / "package" / "deployment.zip").read_bytes()
     code_sha256 = base64.b64encode(hashlib.sha256(package).digest()).decode()
@@ -292,7 +292,7 @@ def test_the_resources_moto_implements_exist_as_the_templates_name_them(
     aliases = {(r["Name"].rstrip("."), r["Type"]) for r in records["ResourceRecordSets"] if "AliasTarget" in r}
     assert aliases == {(f"{host}stag.{DOMAIN}", kind) for host in ("", "api.") for kind in ("A", "AAAA")}
     rules = rehearsal.client("events").list_rules()["Rules"]
-    assert len(rules) == 4  # upload events, definitions, sweeper, backup
+    assert len(rules) == 5  # upload events, definitions, sweeper, backup, scan canary
     groups = {g["logGroupName"] for g in rehearsal.client("logs").describe_log_groups()["logGroups"]}
     assert "/aws/lambda/stag-manabiplus-scanner" in groups
     uploaded = s3.list_objects_v2(Bucket="stag-manabiplus-artifacts")["Contents"]

@@ -61,3 +61,24 @@ def test_the_level_comes_from_configuration() -> None:
     code = "import os; os.environ['LOG_LEVEL'] = 'WARNING'\n" + LAMBDA_LIKE.format(entry="app", packages=PACKAGES)
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout == ""
+
+
+SCANNED = """
+import time
+from chalicelib.functions.scanner import handle_scan
+from chalicelib.scanning.verdicts import ScanResult, Verdict
+
+class Scanner:
+    def scan(self, bucket, key, version_id):
+        return ScanResult.of(Verdict.INFECTED, "Eicar-Sig", "ClamAV 1.4.6", "db-1", "ab", 68, time.monotonic(), "")
+
+handle_scan({"bucket": "b", "key": "uploads/u/f", "versionId": "v1", "execution": "e1"}, Scanner())
+"""
+
+
+def test_the_scanners_verdict_is_a_field_the_log_metric_filters_match() -> None:
+    """infra/main/operations.yaml counts `{ $.verdict = "INFECTED" }` in the scanner's log."""
+    run = subprocess.run([sys.executable, "-c", SCANNED], cwd=ROOT, capture_output=True, text=True, check=True)
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    scanned = [line for line in lines if line["message"].startswith("scanned ")]
+    assert scanned and scanned[0]["verdict"] == "INFECTED" and scanned[0]["execution"] == "e1"
