@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chalicelib.clamav.client import ClamdClient
-from chalicelib.clamav.errors import ClamdError
+from chalicelib.clamav.errors import ClamdError, ClamdTimeoutError
 
 CLAMD_BINARY = shutil.which("clamd") or "/usr/sbin/clamd"
 MIB = 1024 * 1024
@@ -34,6 +34,10 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         process.wait(timeout)
 
 
+# What the scanner's clamd may spend on one object (docs/PERFORMANCE.md, "The official-size database").
+SCAN_TIME_BUDGET_MS = 600_000
+
+
 @dataclass
 class ClamdLimits:
     """clamd's scan limits. ``stream_max`` must not exceed ``max_file``: a top-level input over
@@ -44,6 +48,7 @@ class ClamdLimits:
     max_scan: int = 256 * MIB
     max_recursion: int = 17
     max_files: int = 1000
+    max_scan_time_ms: int = 120_000  # clamd's own default
 
     def __post_init__(self) -> None:
         if self.stream_max > self.max_file:
@@ -52,8 +57,15 @@ class ClamdLimits:
     @classmethod
     def for_scan_limit(cls, max_scan_bytes: int) -> ClamdLimits:
         """The limits that go with the scanner's ``MAX_SCAN_BYTES``: an object, and every member of
-        an archive, may be that large; an archive's content twice that."""
-        return cls(stream_max=max_scan_bytes, max_file=max_scan_bytes, max_scan=2 * max_scan_bytes)
+        an archive, may be that large; an archive's content twice that. Time to scan it: with the
+        official-size database clamd reads about 2 MiB/s (1 GiB: ~512 s), and the Scan state
+        gives up at 900 s, which must leave room for a cold start."""
+        return cls(
+            stream_max=max_scan_bytes,
+            max_file=max_scan_bytes,
+            max_scan=2 * max_scan_bytes,
+            max_scan_time_ms=SCAN_TIME_BUDGET_MS,
+        )
 
 
 def render_config(workdir: Path, database_dir: Path, limits: ClamdLimits, extra: dict[str, str] | None = None) -> str:
@@ -76,6 +88,7 @@ def render_config(workdir: Path, database_dir: Path, limits: ClamdLimits, extra:
         "MaxScanSize": str(limits.max_scan),
         "MaxRecursion": str(limits.max_recursion),
         "MaxFiles": str(limits.max_files),
+        "MaxScanTime": str(limits.max_scan_time_ms),  # past it: Heuristics.Limits.Exceeded (UNSCANNABLE)
         # ClamAV fails open without these: limit hits and encrypted archives come back OK.
         "AlertExceedsMax": "yes",
         "AlertEncrypted": "yes",
@@ -170,8 +183,13 @@ class ClamdProcess:
             if not self.alive():
                 raise ClamdError(f"clamd exited while reloading; see {self.log_path}")
             # A connection wakes clamd's main loop, which runs the reload (without one it waits
-            # for its idle timeout); PING is answered once the new engine is active.
-            self.client().ping()
+            # for its idle timeout); PING is answered once the new engine is active. A large
+            # database keeps clamd silent for longer than one PING's timeout (the official-size
+            # one: 45–93 s): that is the reload still running, waited out until the deadline.
+            try:
+                self.client(timeout_seconds=max(1.0, deadline - time.monotonic())).ping()
+            except ClamdTimeoutError:
+                continue
             count = self.loaded_signatures(since)
             if count is not None:
                 self.signatures = count
