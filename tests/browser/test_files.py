@@ -166,13 +166,12 @@ def test_offline_is_said_plainly(site: Site) -> None:
         page.context.set_offline(False)
 
 
-def test_an_empty_file_is_not_allowed(site: Site) -> None:
+def test_an_empty_file_uploads_and_scans_clean(site: Site) -> None:
+    """Learners do upload empty files (issue #13): 0 bytes are accepted and scanned like any other."""
     page, _ = site.learner("emi")
     site.pick(page, [("空.txt", b"")])
 
-    item = site.upload_item(page, "空.txt")
-    expect(item.get_by_role("alert")).to_have_text("空のファイル(0 バイト)はアップロードできません。")
-    expect(item.locator(".upload-state")).to_have_text("アップロードできませんでした。")
+    expect(site.row(page, "空.txt").locator(".badge")).to_have_text("安全")
 
 
 def test_the_next_learner_on_the_device_sees_nothing_of_the_previous_one(site: Site) -> None:

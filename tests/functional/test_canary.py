@@ -18,13 +18,15 @@ from chalicelib.upkeep.canary import Canary
 from chalicelib.wiring import build_canary
 from devstack.lambda_bridge import LambdaBridge
 from devstack.resources import MainStack
+from tests.support.iam import IamHarness
 from tests.support.pipeline import REGION, Pipeline, object_created_event
 
 
-def canary_for(pipeline: Pipeline, aws: boto3.Session, expect_denied: bool = False) -> Canary:
-    """The canary as wiring builds it; its presigned POST goes through requests (moto intercepts
-    it) and, since moto sends no EventBridge events in-process, the test delivers each one."""
-    s3 = aws.client("s3", region_name=REGION)
+def canary_for(pipeline: Pipeline, iam: IamHarness, expect_denied: bool = False) -> Canary:
+    """The canary as wiring builds it, with its function's role (its policy enforced,
+    tests/support/iam.py); its presigned POST goes through requests (moto intercepts it) and,
+    since moto sends no EventBridge events in-process, the test delivers each one."""
+    role = iam.role_session("scan_canary")
     settings = CanarySettings(
         pipeline.stack.data_bucket,
         pipeline.stack.files_table,
@@ -32,12 +34,14 @@ def canary_for(pipeline: Pipeline, aws: boto3.Session, expect_denied: bool = Fal
         verdict_timeout_seconds=60.0,
         expect_access_denied=expect_denied,
     )
-    canary = build_canary(settings, s3, pipeline.table, aws.client("cloudwatch", region_name=REGION))
+    table = role.resource("dynamodb").Table(pipeline.stack.files_table)
+    canary = build_canary(settings, role.client("s3"), table, role.client("cloudwatch"))
 
     def post(url: str, fields: dict[str, str], filename: str, body: bytes) -> int:
         response = requests.post(url, data=fields, files={"file": (filename, body)}, timeout=10)
         key = fields["key"]
-        version = s3.list_object_versions(Bucket=pipeline.stack.data_bucket, Prefix=key)["Versions"][0]["VersionId"]
+        listed = pipeline.s3.list_object_versions(Bucket=pipeline.stack.data_bucket, Prefix=key)
+        version = listed["Versions"][0]["VersionId"]
         assert pipeline.deliver(key, version, len(body)), "the upload handler did not scan a canary object"
         return response.status_code
 
@@ -61,8 +65,8 @@ def metric(aws: boto3.Session, name: str) -> list[float]:
     return [point["Minimum"] for point in points]
 
 
-def test_the_canary_passes_through_the_real_pipeline(pipeline: Pipeline, aws: boto3.Session) -> None:
-    report = canary_for(pipeline, aws).run()
+def test_the_canary_passes_through_the_real_pipeline(pipeline: Pipeline, aws: boto3.Session, iam: IamHarness) -> None:
+    report = canary_for(pipeline, iam).run()
 
     steps = {step.name: step for step in report.steps}
     assert report.passed, report.to_dict()
@@ -76,9 +80,9 @@ def test_the_canary_passes_through_the_real_pipeline(pipeline: Pipeline, aws: bo
     assert pipeline.table.scan()["Items"] == []
 
 
-def test_a_broken_lock_fails_the_canary(pipeline: Pipeline, aws: boto3.Session) -> None:
+def test_a_broken_lock_fails_the_canary(pipeline: Pipeline, aws: boto3.Session, iam: IamHarness) -> None:
     """Expecting AccessDenied where S3 (here: moto) lets anyone read the EICAR is a failure."""
-    report = canary_for(pipeline, aws, expect_denied=True).run()
+    report = canary_for(pipeline, iam, expect_denied=True).run()
 
     failed = [step for step in report.steps if step.ok is False]
     assert not report.passed
@@ -89,7 +93,7 @@ def test_a_broken_lock_fails_the_canary(pipeline: Pipeline, aws: boto3.Session) 
 
 
 def test_an_engine_that_misses_the_eicar_fails_the_canary(
-    pipeline: Pipeline, aws: boto3.Session, bridge: LambdaBridge, stack: MainStack
+    pipeline: Pipeline, iam: IamHarness, bridge: LambdaBridge, stack: MainStack
 ) -> None:
     def blind_scanner(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {
@@ -104,7 +108,7 @@ def test_an_engine_that_misses_the_eicar_fails_the_canary(
         }
 
     bridge.register(stack.scanner_function_arn, blind_scanner)
-    report = canary_for(pipeline, aws).run()
+    report = canary_for(pipeline, iam).run()
 
     failed = [step for step in report.steps if step.ok is False]
     assert failed[0].name == "EICAR is INFECTED (record and tag)"
@@ -149,3 +153,20 @@ def test_the_upload_handler_scans_canary_objects(stack: MainStack) -> None:
     assert request is not None
     assert (request.ownerSub, request.fileId, request.key) == ("run-1", "file-1", "canary/run-1/file-1")
     assert parse_object_created(event, stack.data_bucket, "uploads/") is None  # only where asked
+
+
+def test_the_canary_role_reaches_only_canary_records(pipeline: Pipeline, iam: IamHarness, stack: MainStack) -> None:
+    """Its policy's ``dynamodb:LeadingKeys`` condition (``run-*``) is evaluated: a learner's
+    record is out of its reach, its own run's is not."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from tests.support.iam import Check, Permission
+
+    table = iam.role_session("scan_canary").resource("dynamodb").Table(stack.files_table)
+    assert "Item" not in table.get_item(Key={"ownerSub": "run-1", "fileId": "f"})
+    with pytest.raises(ClientError) as denied:
+        table.get_item(Key={"ownerSub": "sub-alice", "fileId": "f"})
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    table_arn = stack.context.attributes[("FilesTable", "Arn")]
+    assert iam.take_denials() == [Check("scan_canary", Permission("dynamodb:GetItem", table_arn))]

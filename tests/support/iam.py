@@ -92,6 +92,7 @@ FUNCTIONS = {
     "update_definitions": "UpdateDefinitions",
     "sweep_stuck_uploads": "SweepStuckUploads",
     "backup_data": "BackupData",
+    "scan_canary": "ScanCanary",
     "scanner": "ScannerFunction",
     "state_machine": "ScanStateMachine",
 }
@@ -317,7 +318,9 @@ def _service_permissions(response: Any, service: str, operation: str) -> list[Pe
     if service == "dynamodb":
         body = _json_body(response)
         table = f"arn:aws:dynamodb:{region}:{account}:table/{body.get('TableName', '')}"
-        if operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "DescribeTable"):
+        if operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
+            return [Permission(f"dynamodb:{operation}", table, _leading_keys(body, region, account))]
+        if operation == "DescribeTable":
             return [Permission(f"dynamodb:{operation}", table)]
         if operation in ("Query", "Scan"):
             index = f"/index/{body['IndexName']}" if body.get("IndexName") else ""
@@ -344,9 +347,24 @@ def _service_permissions(response: Any, service: str, operation: str) -> list[Pe
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
         qualifier = _first(_query(response), "Qualifier")
         return [Permission("lambda:InvokeFunction", f"{arn}:{qualifier}" if qualifier else arn)]
+    elif service in ("monitoring", "cloudwatch") and operation == "PutMetricData":
+        namespace = _first(response.querystring, "Namespace") or _json_body(response).get("Namespace", "")
+        return [Permission("cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", namespace),))]
     elif service == "sts" and operation == "GetCallerIdentity":
         return []  # always allowed
     raise UnmappedRequest(f"{service}:{operation}")
+
+
+def _leading_keys(body: dict[str, Any], region: str, account: str) -> tuple[tuple[str, str], ...]:
+    """``dynamodb:LeadingKeys`` of an item request: the partition key value it names."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account][region].tables.get(body.get("TableName", ""))
+    item = body.get("Key") or body.get("Item") or {}
+    value = item.get(table.hash_key_attr) if table is not None else None
+    if not isinstance(value, dict) or not value:
+        return ()
+    return (("dynamodb:LeadingKeys", str(next(iter(value.values())))),)
 
 
 def _topic_key_permissions(topic_arn: str, region: str, account: str) -> list[Permission]:
@@ -729,7 +747,7 @@ def _conditions_allow(documents: list[dict[str, Any]], permission: Permission, c
         statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
         for statement in statements:
             keys = {key.lower() for block in statement.get("Condition", {}).values() for key in block}
-            unknown = keys - KNOWN_CONDITION_KEYS
+            unknown = keys - KNOWN_CONDITION_KEYS - {key.lower() for key, _ in permission.context}
             if unknown and policy_has_matching_statement(
                 {"Statement": [{**statement, "Condition": {}}]},
                 statement["Effect"],

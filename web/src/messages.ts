@@ -54,7 +54,6 @@ function apiMessage(error: ApiError): string {
       return error.limit ? t("error.tooLarge", { limit: formatBytes(error.limit) }) : t("error.tooLargeNoLimit");
     case "invalid_field":
       if (error.field === "name") return t("error.invalidName");
-      if (error.field === "size") return t("error.emptyFile");
       if (error.field === "displayName") return t("profile.error.displayName");
       if (error.field === "timeZone") return t("profile.error.timeZone");
       return t("error.invalidField");
