@@ -55,21 +55,10 @@ class Target:
     local: bool
     stack_id: str | None = None  # which run of the local stack (it keeps no state across runs)
 
-    def _aws(self, service: str) -> Any:
-        if self.local:
-            return boto3.client(
-                service,
-                region_name=self.region,
-                endpoint_url=self.aws_endpoint,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any key
-            )
-        return boto3.client(service, region_name=self.region)
-
     def cognito(self) -> Cognito:
         if not self.client_id:
             raise CliError("no Cognito app client: pass --client-id (the main stack's CliUserPoolClientId output)")
-        return Cognito(self._aws("cognito-idp"), self.client_id, self)
+        return Cognito(self.aws("cognito-idp"), self.client_id, self)
 
     def api(self, session: Session) -> ApiClient:
         stored = session.load(self.api_url)
@@ -89,7 +78,7 @@ class Target:
     def invoke(self, function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A deployed function's answer (``RequestResponse``); its error as a CliError."""
         try:
-            response = self._aws("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload).encode())
+            response = self.aws("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload).encode())
         except (BotoCoreError, ClientError) as error:
             raise _aws_error(error) from error
         answer = json.loads(response["Payload"].read() or b"{}")
@@ -105,22 +94,21 @@ class Target:
 
     def aws(self, service: str, resource: bool = False) -> Any:
         """A client (or resource) for this target: the emulator's for the local stack."""
-        if resource:
-            if self.local:
-                return boto3.resource(
-                    service,
-                    region_name=self.region,
-                    endpoint_url=self.aws_endpoint,
-                    aws_access_key_id="local",
-                    aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any key
-                )
-            return boto3.resource(service, region_name=self.region)
-        return self._aws(service)
+        make = boto3.resource if resource else boto3.client
+        if self.local:
+            return make(
+                service,
+                region_name=self.region,
+                endpoint_url=self.aws_endpoint,
+                aws_access_key_id="local",
+                aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any key
+            )
+        return make(service, region_name=self.region)
 
     def workflow(self) -> Workflow:
         if not self.state_machine_arn:
             raise CliError("no state machine: pass --state-machine-arn (the main stack's ScanStateMachineArn output)")
-        return Workflow(self._aws("stepfunctions"), self.state_machine_arn)
+        return Workflow(self.aws("stepfunctions"), self.state_machine_arn)
 
 
 def resolve_target(api: str | None, region: str | None, client_id: str | None, state_machine: str | None) -> Target:
