@@ -1,7 +1,7 @@
 /** Sign in, sign up (+ e-mailed code), forgotten password. */
 
 import { AuthError, confirmLocally, type Session } from "../auth";
-import type { Context, View } from "../app";
+import type { Context, View } from "./context";
 import { errorBox, field, h, showMessage } from "../dom";
 import { t } from "../i18n";
 import { describeError } from "../messages";

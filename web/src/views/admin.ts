@@ -1,7 +1,7 @@
 /** Admin (Cognito group `admins`): files by status, rescan one, definitions version and age. */
 
 import { ApiError, SCAN_STATUSES, type AdminFileRecord, type DefinitionsManifest, type ScanStatus } from "../api";
-import type { Context, View } from "../app";
+import type { Context, View } from "./context";
 import { announce, field, h, replaceChildren, showMessage, uniqueId } from "../dom";
 import { formatAge, formatBytes, formatDateTime, t } from "../i18n";
 import { describeError, STATUS_LABEL } from "../messages";

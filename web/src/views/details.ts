@@ -1,7 +1,7 @@
 /** One file: size, dates, sha256, definitions, scanned at, and why it was refused. */
 
 import type { FileRecord } from "../api";
-import type { Context, View } from "../app";
+import type { Context, View } from "./context";
 import { announce, h, replaceChildren, showMessage } from "../dom";
 import { formatBytes, formatDateTime, formatNumber, t, type MessageKey } from "../i18n";
 import { describeError, downloadRefusal, refusalReason, STATUS_LABEL } from "../messages";

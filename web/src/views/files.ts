@@ -2,7 +2,7 @@
  * first, whose badges follow each scan live. */
 
 import { isScanning, type FileRecord } from "../api";
-import type { Context, View } from "../app";
+import type { Context, View } from "./context";
 import { announce, h, replaceChildren, showMessage, uniqueId } from "../dom";
 import { formatBytes, formatDateTime, t, type MessageKey } from "../i18n";
 import { describeError, STATUS_LABEL } from "../messages";

@@ -1,7 +1,7 @@
 /** Profile (GET/PUT /me): display name, grade level, language, time zone. */
 
 import { GRADE_LEVELS, type GradeLevel, type Profile, type ProfileChanges, type ProfileLocale } from "../api";
-import type { Context, View } from "../app";
+import type { Context, View } from "./context";
 import { errorBox, field, h, replaceChildren, showMessage, uniqueId } from "../dom";
 import { formatDateTime, t, type MessageKey } from "../i18n";
 import { describeError } from "../messages";
