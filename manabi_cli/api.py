@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import requests
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from manabi_cli.session import Session
@@ -76,9 +77,12 @@ class Target:
         return {"stackId": self.stack_id} if self.local and self.stack_id else {}
 
     def invoke(self, function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """A deployed function's answer (``RequestResponse``); its error as a CliError."""
+        """A deployed function's answer (``RequestResponse``); its error as a CliError. Waits as
+        long as the function may run (a canary through a cold scanner takes minutes), and never
+        retries: a retried invoke would run the function a second time."""
         try:
-            response = self.aws("lambda").invoke(FunctionName=function_name, Payload=json.dumps(payload).encode())
+            client = self.aws("lambda", config=SYNCHRONOUS_INVOKE)
+            response = client.invoke(FunctionName=function_name, Payload=json.dumps(payload).encode())
         except (BotoCoreError, ClientError) as error:
             raise _aws_error(error) from error
         answer = json.loads(response["Payload"].read() or b"{}")
@@ -92,7 +96,7 @@ class Target:
             raise CliError("no local stack is running (start it with `make run`)")
         return stack
 
-    def aws(self, service: str, resource: bool = False) -> Any:
+    def aws(self, service: str, resource: bool = False, config: Config | None = None) -> Any:
         """A client (or resource) for this target: the emulator's for the local stack."""
         make = boto3.resource if resource else boto3.client
         if self.local:
@@ -102,13 +106,18 @@ class Target:
                 endpoint_url=self.aws_endpoint,
                 aws_access_key_id="local",
                 aws_secret_access_key="local",  # noqa: S106 - the emulator accepts any key
+                config=config,
             )
-        return make(service, region_name=self.region)
+        return make(service, region_name=self.region, config=config)
 
     def workflow(self) -> Workflow:
         if not self.state_machine_arn:
             raise CliError("no state machine: pass --state-machine-arn (the main stack's ScanStateMachineArn output)")
         return Workflow(self.aws("stepfunctions"), self.state_machine_arn)
+
+
+# The longest a Chalice function here may run (.chalice/config.json: lambda_timeout 900), and a bit.
+SYNCHRONOUS_INVOKE = Config(read_timeout=910, connect_timeout=10, retries={"total_max_attempts": 1})
 
 
 def resolve_target(api: str | None, region: str | None, client_id: str | None, state_machine: str | None) -> Target:

@@ -158,3 +158,30 @@ def test_a_stack_json_left_by_a_dead_stack_is_no_stack(capsys: pytest.CaptureFix
     signed_in_to(tmp_path, "this-stack")
     status, _, err = run(capsys, "files")
     assert status == 1 and "no local stack is running" in err and "make run" in err
+
+
+def test_a_deployed_function_is_invoked_once_and_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`manabi canary --function-name`: the canary waits through a cold scanner for minutes;
+    boto3's default (60 s read timeout, then retries) would time out and run it again."""
+    from io import BytesIO
+
+    import boto3
+
+    from manabi_cli.api import Target
+
+    made: list[Any] = []
+
+    class FakeLambda:
+        def invoke(self, **_: Any) -> dict[str, Any]:
+            return {"Payload": BytesIO(json.dumps({"passed": True}).encode())}
+
+    def client(service: str, **kwargs: Any) -> FakeLambda:
+        made.append(kwargs["config"])
+        return FakeLambda()
+
+    monkeypatch.setattr(boto3, "client", client)
+    target = Target("https://api.example.jp", "ap-northeast-1", None, None, None, local=False)
+    assert target.invoke("manabiplus-stag-scan_canary", {}) == {"passed": True}
+    (config,) = made
+    assert config.read_timeout >= 900
+    assert config.retries["total_max_attempts"] == 1
