@@ -20,6 +20,7 @@ Ctrl-C, SIGTERM or ``python -m devstack.local stop`` ends every process it start
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
@@ -96,6 +97,7 @@ class LocalStack:
     _stopped: bool = False
     _wrote_info: bool = False  # stack.json is this stack's to remove (not a running stack's)
     _owns_state_dir: bool = False
+    _run_lock: Any = None  # state_dir/run.lock, held (flock) from the claim until the stack stopped
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _cleanups: list[Any] = field(default_factory=list)
 
@@ -105,11 +107,7 @@ class LocalStack:
 
     def start(self) -> dict[str, Any]:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        existing = read_info(self.state_dir)
-        if existing and _alive(existing.get("pid", 0)):
-            raise LocalStackError(
-                f"a local stack is already running (pid {existing['pid']}); stop it with `make stop` first"
-            )
+        self._run_lock = claim_state_dir(self.state_dir)
         self._owns_state_dir = True  # no other stack runs from it: what is left in it is ours
         from devstack.ports import taken
 
@@ -371,6 +369,9 @@ class LocalStack:
             _stop_orphans(self.state_dir, None)
         if self._wrote_info:
             self.info_path.unlink(missing_ok=True)
+        if self._run_lock is not None:
+            self._run_lock.close()  # releases the claim
+            self._run_lock = None
 
     def wait(self) -> None:
         self._stopping.wait()
@@ -378,6 +379,48 @@ class LocalStack:
 
 def web_origin(port: int) -> str:
     return f"http://127.0.0.1:{port}"
+
+
+def claim_state_dir(state_dir: Path) -> Any:
+    """Hold ``state_dir/run.lock`` for this process, from before the first step until the stack
+    has stopped: stack.json only exists once the stack is up, so the lock is what tells a second
+    ``make run`` (and ``make stop``) that a stack is starting here. The kernel releases it when
+    the process ends, however it ends."""
+    lock = (state_dir / "run.lock").open("a+")
+    for _ in range(10):  # `make stop` probes the lock for a moment (running_pid)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            time.sleep(0.05)
+    else:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise LocalStackError(
+            f"a local stack is already running or starting here (pid {holder}); stop it with `make stop` first"
+        )
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid of the stack that holds ``state_dir``'s claim (running or still starting), if any."""
+    try:
+        lock = (state_dir / "run.lock").open("r")
+    except FileNotFoundError:
+        return None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = lock.read().strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return None
 
 
 def read_info(state_dir: Path) -> dict[str, Any] | None:
@@ -490,16 +533,19 @@ def _stop_orphans(state_dir: Path, info: dict[str, Any] | None) -> None:
 def stop_running(state_dir: Path, timeout: float = 30) -> bool:
     """Stop the stack recorded in ``state_dir``; False when none was running."""
     info = read_info(state_dir)
-    if not info or not _alive(int(info.get("pid", 0))):
+    pid = int(info.get("pid", 0)) if info else 0
+    if not _alive(pid):
+        pid = running_pid(state_dir) or 0  # a stack still starting has no stack.json yet
+    if not _alive(pid):
         (state_dir / "stack.json").unlink(missing_ok=True)
         _stop_orphans(state_dir, info)
         return False
-    os.kill(int(info["pid"]), signal.SIGTERM)
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(int(info["pid"])):
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.1)
-    if _alive(int(info["pid"])):
-        raise LocalStackError(f"local stack (pid {info['pid']}) did not stop within {timeout}s")
+    if _alive(pid):
+        raise LocalStackError(f"local stack (pid {pid}) did not stop within {timeout}s")
     _stop_orphans(state_dir, info)
     return True
 

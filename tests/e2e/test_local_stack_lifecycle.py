@@ -133,3 +133,66 @@ def test_the_banner_says_state_is_not_kept(running: tuple[Path, subprocess.Popen
     log = state_dir.with_name(state_dir.name + ".log").read_text()
     assert "nothing is kept" in log.lower()
     assert json.loads((state_dir / "stack.json").read_text())["stackId"]
+
+
+def started_clamd(starting: subprocess.Popen[str]) -> None:
+    """Wait until `make run` has started clamd (it is still starting: the API and the site follow)."""
+    output, seen = lines_of(starting), []
+    deadline = time.monotonic() + 60
+    try:
+        while not any("starting the upload event path" in line for line in seen):
+            seen.append(output.get(timeout=max(0.1, deadline - time.monotonic())))
+    except queue.Empty:
+        starting.kill()
+        starting.wait(10)
+        raise AssertionError("make run never got past clamd:\n" + "".join(seen)) from None
+
+
+def starting_stack(state_dir: Path) -> subprocess.Popen[str]:
+    return up(state_dir, "--moto-port", str(free_port()), "--api-port", str(free_port()), "--web-port", str(free_port()))
+
+
+def test_a_second_make_run_while_the_first_starts_leaves_it_alone(tmp_path: Path) -> None:
+    """Found in review: stack.json is written once the stack is up, so a second run during the
+    first one's start-up saw no stack, and its cleanup stopped the first one's clamd."""
+    state_dir = tmp_path / "stack"
+    first = starting_stack(state_dir)
+    try:
+        started_clamd(first)
+        second = starting_stack(state_dir)
+        output, _ = second.communicate(timeout=60)
+        assert second.returncode == 1, output
+        assert "already running" in output and "make stop" in output
+        deadline = time.monotonic() + 120
+        while not (state_dir / "stack.json").exists():
+            assert first.poll() is None and time.monotonic() < deadline, "the first stack did not come up"
+            time.sleep(0.05)
+        clamd_pid = int((state_dir / "clamd" / "clamd.pid").read_text())
+        os.kill(clamd_pid, 0)  # the first stack's clamd still runs
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(60)
+    assert processes_naming(state_dir) == []
+
+
+def test_make_stop_while_make_run_starts_stops_it(tmp_path: Path) -> None:
+    state_dir = tmp_path / "stack"
+    starting = starting_stack(state_dir)
+    try:
+        started_clamd(starting)
+        stopped = subprocess.run(
+            [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(state_dir)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        assert stopped.stdout.strip() == "stopped", stopped.stdout + stopped.stderr
+        starting.wait(30)
+    finally:
+        if starting.poll() is None:
+            starting.kill()
+            starting.wait(10)
+    assert processes_naming(state_dir) == []
+    assert not (state_dir / "stack.json").exists()
