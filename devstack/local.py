@@ -323,6 +323,7 @@ class LocalStack:
         scheduler = LocalScheduler(app).start()
         self._cleanups.append(scheduler.stop)
         self.outputs["schedules"] = {job.name: job.expression for job in scheduler.jobs}
+
     def _start_web(self, stack: Any) -> None:
         """The learners' site on 127.0.0.1, configured from this stack (devstack/web.py)."""
         from devstack.web import (

@@ -149,7 +149,9 @@ def started_clamd(starting: subprocess.Popen[str]) -> None:
 
 
 def starting_stack(state_dir: Path) -> subprocess.Popen[str]:
-    return up(state_dir, "--moto-port", str(free_port()), "--api-port", str(free_port()), "--web-port", str(free_port()))
+    return up(
+        state_dir, "--moto-port", str(free_port()), "--api-port", str(free_port()), "--web-port", str(free_port())
+    )
 
 
 def test_a_second_make_run_while_the_first_starts_leaves_it_alone(tmp_path: Path) -> None:
