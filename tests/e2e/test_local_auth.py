@@ -121,11 +121,24 @@ def test_what_api_gateway_refuses_the_local_stack_refuses(stack: Stack) -> None:
         "another audience": jwt.encode(
             {**claims, "aud": "someone-elses-client"}, moto_signing_key(), algorithm="RS256", headers={"kid": "dummy"}
         ),
+        "another issuer": jwt.encode(
+            {**claims, "iss": claims["iss"].rsplit("/", 1)[0] + "/ap-northeast-1_other"},
+            moto_signing_key(),
+            algorithm="RS256",
+            headers={"kid": "dummy"},
+        ),
+        "token_use access (right pool and audience)": jwt.encode(
+            {**claims, "token_use": "access"}, moto_signing_key(), algorithm="RS256", headers={"kid": "dummy"}
+        ),
         "forged admins group": f"{header}.{segment({**claims, 'cognito:groups': ['admins']})}.{signature}",
         "an access token": good["AccessToken"],
         "not a token": "hello",
         "no token": "",
     }
+    # The control: the same claims signed with the emulator's key pass, so each refusal above is
+    # for the one thing it changes.
+    resigned = jwt.encode(claims, moto_signing_key(), algorithm="RS256", headers={"kid": "dummy"})
+    assert status_of(stack.info["api"], resigned)[0] == 200
     for what, token in refused.items():
         status, body = status_of(stack.info["api"], token)
         assert (status, body.get("code")) == (401, "unauthenticated"), what
