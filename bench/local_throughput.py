@@ -124,7 +124,7 @@ def measure(clients: list[int], files_per_client: int, size: int, poll: float, w
             return time.monotonic() - began
 
         upload(0)  # warm-up: first API call, first execution; not counted
-        pids = {"stack": info.get("pid"), "api": info.get("apiPid")}
+        pids = {"stack": info.get("pid"), "api": info.get("apiPid"), "clients": os.getpid()}
         rounds = []
         for threads in clients:
             rounds.append({"path": "local stack", **_round(threads, files_per_client, upload, pids)})
@@ -138,7 +138,7 @@ def measure(clients: list[int], files_per_client: int, size: int, poll: float, w
 def report(result: dict[str, Any]) -> str:
     lines = [
         f"== Local stack upload throughput, {result['bytes'] // 1024} KiB files, poll {result['pollSeconds']} s ==",
-        "| path | clients | files | files/s | p50 ms | p90 ms | errors | CPU s per file (stack / API) |",
+        "| path | clients | files | files/s | p50 ms | p90 ms | errors | CPU s per file (stack / API / clients) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     by_path: dict[str, dict[int, float]] = {}

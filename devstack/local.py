@@ -170,6 +170,9 @@ class LocalStack:
         from devstack.event_path import EmulatorSpeedups
 
         self._cleanups.append(EmulatorSpeedups().install().uninstall)  # devstack/event_path.py
+        from devstack.dynamodb_speedups import ExpressionCaches
+
+        self._cleanups.append(ExpressionCaches().install().uninstall)  # devstack/dynamodb_speedups.py
         self.outputs.update(emulator=endpoint, region=REGION)
 
     def _publish_definitions(self, stack: Any) -> None:
