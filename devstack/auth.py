@@ -108,3 +108,14 @@ def install(verifier: TokenVerifier) -> None:
     """From now on every gateway ``chalice local`` builds (one per connection) verifies tokens."""
     VerifyingAuthorizer.verifier = verifier
     chalice_local.LocalGatewayAuthorizer = VerifyingAuthorizer  # type: ignore[misc]
+
+
+AUTH_VARIABLE = "MANABI_LOCAL_AUTH"
+
+
+def auth_environment(info: dict[str, Any]) -> dict[str, str]:
+    """The variable ``devstack/local.py`` gives the ``chalice local`` it starts."""
+    pool = UserPoolTokens.of_pool(
+        info["emulator"], info["region"], info["userPoolId"], [info["webClientId"], info["cliClientId"]]
+    )
+    return {AUTH_VARIABLE: pool.to_json()}

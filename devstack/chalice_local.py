@@ -19,29 +19,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from devstack.auth import TokenVerifier, UserPoolTokens, install
+from devstack.auth import AUTH_VARIABLE, TokenVerifier, UserPoolTokens, auth_environment, install
+from devstack.state import DEFAULT_STATE_DIR, LOCAL_MAX_BYTES, alive, read_info, stage_environment
 
-AUTH_VARIABLE = "MANABI_LOCAL_AUTH"
 NO_STACK = (
     "chalice local: no local stack is running: start it with `make run` (it serves this API on "
     "http://127.0.0.1:8000 itself); a second `chalice local --port 8001` then serves the same stack"
 )
 
 
-def auth_environment(info: dict[str, Any]) -> dict[str, str]:
-    """The variable ``devstack/local.py`` gives the ``chalice local`` it starts."""
-    pool = UserPoolTokens.of_pool(
-        info["emulator"], info["region"], info["userPoolId"], [info["webClientId"], info["cliClientId"]]
-    )
-    return {AUTH_VARIABLE: pool.to_json()}
-
-
 def stack_environment(info: dict[str, Any]) -> dict[str, str]:
     """Everything the API reads, for a ``chalice local`` started by hand against a running stack."""
-    from devstack.local import LOCAL_MAX_BYTES, _stage_environment
 
     return {
-        **_stage_environment(),
+        **stage_environment(),
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",  # the emulator accepts any key
         "AWS_DEFAULT_REGION": info["region"],
@@ -59,10 +50,8 @@ def stack_environment(info: dict[str, Any]) -> dict[str, str]:
 
 
 def running_stack() -> dict[str, Any] | None:
-    from devstack.local import DEFAULT_STATE_DIR, _alive, read_info
-
     info = read_info(Path(os.environ.get("MANABI_STATE_DIR") or DEFAULT_STATE_DIR))
-    return info if info and _alive(int(info.get("pid", 0))) else None
+    return info if info and alive(int(info.get("pid", 0))) else None
 
 
 def attach() -> None:

@@ -20,7 +20,6 @@ Ctrl-C, SIGTERM or ``python -m devstack.local stop`` ends every process it start
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import logging
 import os
@@ -38,15 +37,23 @@ from typing import Any
 
 import boto3
 
+from devstack.state import (
+    DEFAULT_STATE_DIR,
+    LOCAL_MAX_BYTES,
+    STAGE,
+    LocalStackError,
+    alive,
+    claim_state_dir,
+    read_info,
+    running_pid,
+    stage_environment,
+)
 from devstack.templates import ROOT
 
 logger = logging.getLogger("devstack.local")
 
 REGION = "ap-northeast-1"
-STAGE = "local"
-DEFAULT_STATE_DIR = ROOT / ".local"
 UPLOAD_QUEUE = "local-manabiplus-upload-events"
-LOCAL_MAX_BYTES = 512 * 1024 * 1024  # upload limit = scan limit = clamd StreamMaxLength
 
 
 # What each phase of `up` starts, as it says so while starting.
@@ -59,17 +66,6 @@ PHASE_NAMES = {
     "api": "chalice local",
     "schedules": "the scheduled functions",
 }
-
-
-class LocalStackError(RuntimeError):
-    """The local stack could not start or stop; the message says what to do."""
-
-
-def _stage_environment() -> dict[str, str]:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][STAGE].get("environment_variables", {}))
-    return env
 
 
 def _wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -257,7 +253,7 @@ class LocalStack:
         }
         events.put_rule(Name="local-manabiplus-object-created", EventPattern=json.dumps(pattern))
         events.put_targets(Rule="local-manabiplus-object-created", Targets=[{"Id": "uploads", "Arn": queue_arn}])
-        os.environ.update(_stage_environment())
+        os.environ.update(stage_environment())
         # The resources as created here, and the local mirror as the definitions source.
         os.environ.update(
             DATA_BUCKET=stack.data_bucket,
@@ -276,7 +272,7 @@ class LocalStack:
         self.outputs["uploadQueue"] = queue_url
 
     def _start_api(self, stack: Any) -> None:
-        from devstack.chalice_local import auth_environment
+        from devstack.auth import auth_environment
 
         chalice = Path(sys.executable).with_name("chalice")
         env = {
@@ -385,67 +381,6 @@ def web_origin(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def claim_state_dir(state_dir: Path) -> Any:
-    """Hold ``state_dir/run.lock`` for this process, from before the first step until the stack
-    has stopped: stack.json only exists once the stack is up, so the lock is what tells a second
-    ``make run`` (and ``make stop``) that a stack is starting here. The kernel releases it when
-    the process ends, however it ends."""
-    lock = (state_dir / "run.lock").open("a+")
-    for _ in range(10):  # `make stop` probes the lock for a moment (running_pid)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            time.sleep(0.05)
-    else:
-        lock.seek(0)
-        holder = lock.read().strip() or "?"
-        lock.close()
-        raise LocalStackError(
-            f"a local stack is already running or starting here (pid {holder}); stop it with `make stop` first"
-        )
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"{os.getpid()}\n")
-    lock.flush()
-    return lock
-
-
-def running_pid(state_dir: Path) -> int | None:
-    """The pid of the stack that holds ``state_dir``'s claim (running or still starting), if any."""
-    try:
-        lock = (state_dir / "run.lock").open("r")
-    except FileNotFoundError:
-        return None
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = lock.read().strip()
-            return int(text) if text.isdigit() else None
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        return None
-
-
-def read_info(state_dir: Path) -> dict[str, Any] | None:
-    path = state_dir / "stack.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting for its parent to reap it counts as gone)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (ProcessLookupError, PermissionError, FileNotFoundError):
-        return False
-    return state != "Z"
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -525,12 +460,12 @@ def _stop_orphans(state_dir: Path, info: dict[str, Any] | None) -> None:
             command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if marker in command_line and _alive(pid):
+        if marker in command_line and alive(pid):
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and alive(pid):
                 time.sleep(0.05)
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -538,17 +473,17 @@ def stop_running(state_dir: Path, timeout: float = 30) -> bool:
     """Stop the stack recorded in ``state_dir``; False when none was running."""
     info = read_info(state_dir)
     pid = int(info.get("pid", 0)) if info else 0
-    if not _alive(pid):
+    if not alive(pid):
         pid = running_pid(state_dir) or 0  # a stack still starting has no stack.json yet
-    if not _alive(pid):
+    if not alive(pid):
         (state_dir / "stack.json").unlink(missing_ok=True)
         _stop_orphans(state_dir, info)
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         raise LocalStackError(f"local stack (pid {pid}) did not stop within {timeout}s")
     _stop_orphans(state_dir, info)
     return True
@@ -570,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         info = read_info(args.state_dir)
-        running = bool(info and _alive(int(info.get("pid", 0))))
+        running = bool(info and alive(int(info.get("pid", 0))))
         print(json.dumps(info if running else {"running": False}, indent=2))
         return 0 if running else 1
     stack = LocalStack(
