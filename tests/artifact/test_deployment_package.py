@@ -378,3 +378,24 @@ def test_the_scheduled_jobs_run(
     env = environment(stack, function, emulator)
     result = invoke(runtime_python, task_root, handlers()[function], scheduled_event(), env)
     assert isinstance(result, dict)
+
+
+def test_the_canary_uploads_and_reports_from_the_package(
+    runtime_python: Path, task_root: Path, stack: TemplateContext, emulator: Emulator
+) -> None:
+    """The canary's presigned POST, record and metric work with only the runtime's SDK. No scanner
+    runs here, so no verdict comes: the report fails, and says so, and the metric says 0."""
+    env = environment(stack, "ScanCanary", emulator, CANARY_VERDICT_TIMEOUT_SECONDS="2")
+    report = invoke(runtime_python, task_root, handlers()["ScanCanary"], scheduled_event(), env)
+    steps = {step["name"]: step for step in report["steps"]}
+    assert steps["upload EICAR and a clean file (presigned POST)"]["ok"] is True, report
+    assert report["passed"] is False
+    assert steps["delete both objects and records"]["ok"] is True, report
+    metrics = emulator.client("cloudwatch").list_metrics(Namespace="ManabiPlus/Canary")["Metrics"]
+    assert {metric["MetricName"] for metric in metrics} >= {"CanaryPassed"}
+
+
+def test_the_tracing_sdk_is_in_the_package(runtime_python: Path, task_root: Path) -> None:
+    """aws-xray-sdk is imported lazily (tracing.configure): its absence would only silence traces."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    assert invoke(runtime_python, task_root, "aws_xray_sdk.core.patch_all", "--import-only", env)
