@@ -185,3 +185,16 @@ def test_a_deployed_function_is_invoked_once_and_waited_for(monkeypatch: pytest.
     (config,) = made
     assert config.read_timeout >= 900
     assert config.retries["total_max_attempts"] == 1
+
+
+@pytest.mark.parametrize(
+    ("verdict", "status"), [("CLEAN", 0), ("INFECTED", 3), ("UNSCANNABLE", 4), ("ERROR", 5), ("PENDING", 1)]
+)
+def test_status_wait_exits_with_the_verdicts_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], verdict: str, status: int
+) -> None:
+    """Through main(): the exit code a script sees for each verdict (README, "Exit codes")."""
+    monkeypatch.setattr(cli, "resolve_target", lambda *_: None)
+    monkeypatch.setitem(cli.COMMANDS, "status", lambda *_: {"id": "f1", "name": "a.txt", "scanStatus": verdict})
+    assert cli.main(["status", "f1", "--wait", "--json"]) == status
+    assert json.loads(capsys.readouterr().out)["scanStatus"] == verdict
