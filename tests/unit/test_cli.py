@@ -198,3 +198,35 @@ def test_status_wait_exits_with_the_verdicts_code(
     monkeypatch.setitem(cli.COMMANDS, "status", lambda *_: {"id": "f1", "name": "a.txt", "scanStatus": verdict})
     assert cli.main(["status", "f1", "--wait", "--json"]) == status
     assert json.loads(capsys.readouterr().out)["scanStatus"] == verdict
+
+
+def test_a_download_cut_off_half_way_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The storage closes the connection after part of the object: no file, no ``.part``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from manabi_cli.api import ApiClient, CliError
+
+    class CutOff(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(4 * 1024 * 1024))
+            self.end_headers()
+            self.wfile.write(b"x" * (256 * 1024))
+            self.wfile.flush()
+            self.close_connection = True
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CutOff)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    output = tmp_path / "notes.txt"
+    try:
+        with pytest.raises(CliError, match="download failed"):
+            ApiClient("http://127.0.0.1:1", "token").download(
+                f"http://127.0.0.1:{server.server_port}/object", output, lambda _: None
+            )
+    finally:
+        server.shutdown()
+    assert list(tmp_path.iterdir()) == []
