@@ -12,7 +12,8 @@ checks, step by step:
    byte for byte. The local stack's emulator does not enforce bucket policies: there this step is
    reported as skipped (``CANARY_EXPECT_ACCESS_DENIED=false``), and the lock is instead evaluated
    offline (tests/infra/test_bucket_locks_evaluated.py);
-4. both objects (every version) and both records are deleted.
+4. both objects (every version) and both records are deleted (and, first, whatever an earlier run
+   that died left behind: ``canary_leftovers``).
 
 It publishes ``CanaryPassed`` (1 or 0) and ``CanarySeconds`` in ``ManabiPlus/Canary`` with the
 stage as dimension; the canary alarms fire when a run fails or none reported for two hours.
@@ -25,16 +26,19 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.config import CANARY_PREFIX
 from chalicelib.files.errors import NotCleanError
 from chalicelib.files.repository import FilesRepo
 from chalicelib.files.service import FileService
 from chalicelib.scanning.verdicts import Verdict
+from chalicelib.upkeep.canary_leftovers import remove_leftovers
+from chalicelib.upkeep.canary_report import CanaryReport, Step
 
 logger = logging.getLogger(__name__)
 
@@ -54,35 +58,6 @@ def post_form(url: str, fields: dict[str, str], filename: str, body: bytes) -> i
     form["file"] = (filename, body, fields.get("Content-Type", "application/octet-stream"))
     response = urllib3.PoolManager().request("POST", url, fields=form, timeout=30.0, retries=False)
     return int(response.status)
-
-
-@dataclass
-class Step:
-    name: str
-    ok: bool | None  # None: skipped
-    detail: str
-    seconds: float
-
-
-@dataclass
-class CanaryReport:
-    run: str
-    stage: str
-    steps: list[Step] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def passed(self) -> bool:
-        return bool(self.steps) and all(step.ok is not False for step in self.steps)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run": self.run,
-            "stage": self.stage,
-            "passed": self.passed,
-            "seconds": round(self.seconds, 3),
-            "steps": [asdict(step) for step in self.steps],
-        }
 
 
 class CanaryFailedError(Exception):
@@ -116,11 +91,14 @@ class Canary:
         post: Poster = post_form,
         poll_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        leftovers_after: float | None = None,
     ) -> None:
         self._files, self._repo, self._s3, self._cloudwatch = files, repo, s3_client, cloudwatch
         self._bucket, self._stage, self._namespace = data_bucket, stage, metric_namespace
         self._timeout, self._expect_denied = verdict_timeout, expect_access_denied
         self._post, self._poll, self._sleep = post, poll_seconds, sleep
+        # Another run's objects younger than this may still be in use (default: two verdict waits).
+        self._leftovers_after = 2 * verdict_timeout if leftovers_after is None else leftovers_after
 
     def run(self) -> CanaryReport:
         run = datetime.now(UTC).strftime("run-%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
@@ -137,6 +115,7 @@ class Canary:
             ("S3 denies a non-scanner principal the EICAR", lambda: self._s3_denies(eicar)),
             ("the clean file is readable, byte for byte", lambda: self._readable(run, clean)),
         ]
+        self._step(report, "remove what earlier runs left", lambda: self._remove_leftovers(run))
         failed = False
         for name, check in checks:
             if failed:
@@ -164,6 +143,10 @@ class Canary:
             ok, detail = False, f"{type(error).__name__}: {error}"
         report.steps.append(Step(name, ok, detail or "ok", round(time.monotonic() - began, 3)))
         return ok is not False
+
+    def _remove_leftovers(self, run: str) -> str:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self._leftovers_after)
+        return remove_leftovers(self._s3, self._bucket, CANARY_PREFIX, self._repo, run, cutoff)
 
     def _upload(self, run: str, probes: tuple[_Probe, ...]) -> str:
         for probe in probes:

@@ -4,6 +4,7 @@ and the metric says so. Its objects stay out of listings, backups, rescans and t
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from chalicelib.config import CanarySettings
 from chalicelib.files.repository import FilesRepo
 from chalicelib.scanning.requests import parse_object_created
 from chalicelib.timestamps import iso
-from chalicelib.upkeep.canary import Canary
+from chalicelib.upkeep.canary import EICAR, Canary
 from chalicelib.wiring import build_canary
 from devstack.lambda_bridge import LambdaBridge
 from devstack.resources import MainStack
@@ -22,7 +23,9 @@ from tests.support.iam import IamHarness
 from tests.support.pipeline import REGION, Pipeline, object_created_event
 
 
-def canary_for(pipeline: Pipeline, iam: IamHarness, expect_denied: bool = False) -> Canary:
+def canary_for(
+    pipeline: Pipeline, iam: IamHarness, expect_denied: bool = False, leftovers_after: float | None = None
+) -> Canary:
     """The canary as wiring builds it, with its function's role (its policy enforced,
     tests/support/iam.py); its presigned POST goes through requests (moto intercepts it) and,
     since moto sends no EventBridge events in-process, the test delivers each one."""
@@ -45,6 +48,8 @@ def canary_for(pipeline: Pipeline, iam: IamHarness, expect_denied: bool = False)
         assert pipeline.deliver(key, version, len(body)), "the upload handler did not scan a canary object"
         return response.status_code
 
+    if leftovers_after is not None:
+        canary._leftovers_after = leftovers_after
     canary._post = post
     canary._poll = 0.05
     return canary
@@ -170,3 +175,24 @@ def test_the_canary_role_reaches_only_canary_records(pipeline: Pipeline, iam: Ia
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     table_arn = stack.context.attributes[("FilesTable", "Arn")]
     assert iam.take_denials() == [Check("scan_canary", Permission("dynamodb:GetItem", table_arn))]
+
+
+def test_what_a_dead_run_left_is_removed_by_the_next(pipeline: Pipeline, iam: IamHarness) -> None:
+    """A run that died before its last step leaves an EICAR under canary/ and its records, which
+    the sweeper and listings skip: the next run removes them, and leaves a run in flight alone."""
+    bucket, s3 = pipeline.stack.data_bucket, pipeline.s3
+    for run in ("run-dead", "run-in-flight"):
+        s3.put_object(Bucket=bucket, Key=f"canary/{run}/f1", Body=EICAR)
+        pipeline.table.put_item(Item={"ownerSub": run, "fileId": "f1", "objectKey": f"canary/{run}/f1"})
+    time.sleep(2.1)  # S3 keeps LastModified to the second
+    s3.put_object(Bucket=bucket, Key="canary/run-in-flight/f2", Body=b"younger")
+
+    canary = canary_for(pipeline, iam, leftovers_after=1.5)
+    report = canary.run()
+
+    steps = {step.name: step for step in report.steps}
+    assert report.passed, report.to_dict()
+    assert "run-dead" in steps["remove what earlier runs left"].detail
+    keys = {v["Key"] for v in s3.list_object_versions(Bucket=bucket, Prefix="canary/").get("Versions", [])}
+    assert keys == {"canary/run-in-flight/f2"}
+    assert "Item" not in pipeline.table.get_item(Key={"ownerSub": "run-dead", "fileId": "f1"})
