@@ -38,6 +38,19 @@ def processes_naming(marker: Path) -> list[str]:
     return [line for line in listing.splitlines()[1:] if str(marker) in line and "ps -eo" not in line]
 
 
+def make_stop(state_dir: Path) -> None:
+    """`make stop` from another terminal, and what it says."""
+    stopped = subprocess.run(
+        [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(state_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert stopped.stdout.strip() == "stopped", stopped.stdout + stopped.stderr
+
+
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     state_dir = tmp_path / "stack"
@@ -57,15 +70,7 @@ def test_a_second_make_run_leaves_the_running_stack_alone(running: tuple[Path, s
     assert "already running" in output and "make stop" in output
     assert json.loads((state_dir / "stack.json").read_text()) == info, "the first stack's stack.json is kept"
     assert first.poll() is None
-    stopped = subprocess.run(
-        [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert stopped.stdout.strip() == "stopped", stopped.stderr
+    make_stop(state_dir)
     first.wait(30)
     assert processes_naming(state_dir) == []
 
@@ -182,15 +187,7 @@ def test_make_stop_while_make_run_starts_stops_it(tmp_path: Path) -> None:
     starting = starting_stack(state_dir)
     try:
         started_clamd(starting)
-        stopped = subprocess.run(
-            [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(state_dir)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-        assert stopped.stdout.strip() == "stopped", stopped.stdout + stopped.stderr
+        make_stop(state_dir)
         starting.wait(30)
     finally:
         if starting.poll() is None:
