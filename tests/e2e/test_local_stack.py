@@ -17,6 +17,7 @@ import pytest
 
 from devstack.clamd import EICAR
 from devstack.local import launch
+from tests.support.local_stack import make_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 MANABI = Path(sys.executable).with_name("manabi")
@@ -206,15 +207,7 @@ def test_the_local_stack_schedules_the_canary(stack: Stack) -> None:
 def test_stopping_leaves_no_process_behind(tmp_path_factory: pytest.TempPathFactory) -> None:
     own = Stack(tmp_path_factory.mktemp("stop"), tmp_path_factory.mktemp("stop-home"))
     assert own.children(), "the stack should have started clamd and chalice local"
-    result = subprocess.run(
-        [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(own.state_dir)],
-        cwd=ROOT,
-        env=own.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = make_stop(own.state_dir, own.env)
     assert result.stdout.strip() == "stopped", result.stderr
     own.process.wait(30)
     assert own.children() == []
@@ -227,15 +220,7 @@ def test_make_stop_after_a_killed_stack_leaves_no_process_behind(tmp_path_factor
     killed.process.kill()  # SIGKILL: no cleanup ran
     killed.process.wait(30)
     assert killed.children(), "its clamd and chalice local outlive it"
-    result = subprocess.run(
-        [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(killed.state_dir)],
-        cwd=ROOT,
-        env=killed.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = make_stop(killed.state_dir, killed.env)
     assert result.returncode == 0, result.stderr
     deadline = time.monotonic() + 15
     while killed.children() and time.monotonic() < deadline:

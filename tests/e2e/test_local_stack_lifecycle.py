@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from devstack.local import free_port, launch
+from tests.support.local_stack import make_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,19 +37,6 @@ def up(state_dir: Path, *options: str) -> subprocess.Popen[str]:
 def processes_naming(marker: Path) -> list[str]:
     listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
     return [line for line in listing.splitlines()[1:] if str(marker) in line and "ps -eo" not in line]
-
-
-def make_stop(state_dir: Path) -> None:
-    """`make stop` from another terminal, and what it says."""
-    stopped = subprocess.run(
-        [sys.executable, "-m", "devstack.local", "stop", "--state-dir", str(state_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert stopped.stdout.strip() == "stopped", stopped.stdout + stopped.stderr
 
 
 @pytest.fixture
@@ -70,7 +58,8 @@ def test_a_second_make_run_leaves_the_running_stack_alone(running: tuple[Path, s
     assert "already running" in output and "make stop" in output
     assert json.loads((state_dir / "stack.json").read_text()) == info, "the first stack's stack.json is kept"
     assert first.poll() is None
-    make_stop(state_dir)
+    stopped = make_stop(state_dir)
+    assert stopped.stdout.strip() == "stopped", stopped.stdout + stopped.stderr
     first.wait(30)
     assert processes_naming(state_dir) == []
 
@@ -187,7 +176,8 @@ def test_make_stop_while_make_run_starts_stops_it(tmp_path: Path) -> None:
     starting = starting_stack(state_dir)
     try:
         started_clamd(starting)
-        make_stop(state_dir)
+        stopped = make_stop(state_dir)
+        assert stopped.stdout.strip() == "stopped", stopped.stdout + stopped.stderr
         starting.wait(30)
     finally:
         if starting.poll() is None:
