@@ -103,12 +103,13 @@ class FileService:
         record = self.get(owner_sub, file_id)
         self.repository.mark_deleted(owner_sub, file_id)
         try:
-            self._delete_versions(record["objectKey"])
+            self.delete_versions(record["objectKey"])
         except Exception:
             self.repository.mark_restored(owner_sub, file_id)
             raise
 
-    def _delete_versions(self, key: str) -> None:
+    def delete_versions(self, key: str) -> None:
+        """Delete every version and delete marker of ``key``; raise when S3 keeps one."""
         paginator = self._s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=key):
             doomed = [

@@ -146,7 +146,7 @@ class Canary:
 
     def _remove_leftovers(self, run: str) -> str:
         cutoff = datetime.now(UTC) - timedelta(seconds=self._leftovers_after)
-        return remove_leftovers(self._s3, self._bucket, CANARY_PREFIX, self._repo, run, cutoff)
+        return remove_leftovers(self._s3, self._bucket, CANARY_PREFIX, self._files, self._repo, run, cutoff)
 
     def _upload(self, run: str, probes: tuple[_Probe, ...]) -> str:
         for probe in probes:

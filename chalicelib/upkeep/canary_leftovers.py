@@ -14,26 +14,26 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.files.repository import FilesRepo
-
-BATCH = 1000  # DeleteObjects takes at most 1,000 keys
+from chalicelib.files.service import FileService
 
 
 def remove_leftovers(
-    s3_client: Any, bucket: str, prefix: str, repo: FilesRepo, current_run: str, older_than: datetime
+    s3_client: Any,
+    bucket: str,
+    prefix: str,
+    files: FileService,
+    repo: FilesRepo,
+    current_run: str,
+    older_than: datetime,
 ) -> str:
-    doomed: dict[tuple[str, str], list[dict[str, str]]] = {}
+    doomed: set[tuple[str, str]] = set()
     for page in s3_client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
             parts = entry["Key"][len(prefix) :].split("/")
-            if len(parts) != 2 or parts[0] == current_run or entry["LastModified"] >= older_than:
-                continue
-            doomed.setdefault((parts[0], parts[1]), []).append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
-    for (run, file_id), versions in doomed.items():
-        for start in range(0, len(versions), BATCH):
-            batch = {"Objects": versions[start : start + BATCH], "Quiet": True}
-            refused = s3_client.delete_objects(Bucket=bucket, Delete=batch).get("Errors")
-            if refused:
-                raise RuntimeError(f"S3 kept {len(refused)} version(s) under {prefix}{run}/: {refused[0].get('Code')}")
+            if len(parts) == 2 and parts[0] != current_run and entry["LastModified"] < older_than:
+                doomed.add((parts[0], parts[1]))
+    for run, file_id in sorted(doomed):
+        files.delete_versions(f"{prefix}{run}/{file_id}")
         repo.forget(run, file_id)
     if not doomed:
         return "nothing left by earlier runs"
