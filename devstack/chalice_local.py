@@ -9,6 +9,8 @@ token checks. app.py calls ``attach()`` when the Chalice CLI imports it for ``ch
   names and user pool come from the stack's ``stack.json`` (``MANABI_STATE_DIR``, default
   ``.local/``), with the same token checks.
 - With no local stack running it refuses to start, in one line that names ``make run``.
+- Either way its connections send at once (``send_without_delay``), not after the client's
+  delayed ACK.
 """
 
 from __future__ import annotations
@@ -54,7 +56,17 @@ def running_stack() -> dict[str, Any] | None:
     return info if info and alive(int(info.get("pid", 0))) else None
 
 
+def send_without_delay() -> None:
+    """``chalice local`` writes a response's headers and body in two sends; with Nagle's algorithm
+    the body then waits for the client's delayed ACK of the headers, ~40 ms on Linux, on every
+    request (tests/unit/test_local_servers.py). ``TCP_NODELAY`` on each connection sends it at once."""
+    from chalice.local import ChaliceRequestHandler
+
+    ChaliceRequestHandler.disable_nagle_algorithm = True
+
+
 def attach() -> None:
+    send_without_delay()
     if AUTH_VARIABLE not in os.environ:
         info = running_stack()
         if info is None:
