@@ -2,7 +2,8 @@
 
 ``python -m devstack.local up`` (``make run``) starts, in this process unless noted:
 - an AWS emulator (moto server) with the resources of ``infra/main.yaml`` created from the
-  template itself: buckets, tables, user pool and clients, alert topic, scan state machine;
+  template itself: buckets, tables, user pool and clients, alert topic, scan state machine; this
+  process's own AWS clients reach it in-process (``devstack.in_process``), everyone else over HTTP;
 - clamd (a child process) with the project's offline signature database;
 - the event path S3 → EventBridge → SQS (all emulated) → the Chalice upload handler;
 - moto's Step Functions executor running ``statemachines/scan-object.asl.json``, whose scanner
@@ -163,6 +164,10 @@ class LocalStack:
             headers={"Content-Type": "application/json"},
         )
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+        from devstack.in_process import InProcessDispatch
+
+        # This process's own clients answered by moto in-process, not over loopback HTTP.
+        self._cleanups.append(InProcessDispatch(endpoint).install().uninstall)  # devstack/in_process.py
         from devstack.event_path import EmulatorSpeedups
 
         self._cleanups.append(EmulatorSpeedups().install().uninstall)  # devstack/event_path.py
