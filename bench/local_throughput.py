@@ -87,7 +87,9 @@ def _round(
     }
 
 
-def measure(clients: list[int], files_per_client: int, size: int, poll: float, workdir: Path) -> dict[str, Any]:
+def measure(
+    clients: list[int], files_per_client: int, size: int, poll: float, workdir: Path, repeats: int = 1
+) -> dict[str, Any]:
     from chalicelib.clamav.client import ClamdClient
     from manabi_cli.api import ApiClient, resolve_target
 
@@ -126,9 +128,14 @@ def measure(clients: list[int], files_per_client: int, size: int, poll: float, w
         upload(0)  # warm-up: first API call, first execution; not counted
         pids = {"stack": info.get("pid"), "api": info.get("apiPid"), "clients": os.getpid()}
         rounds = []
-        for threads in clients:
-            rounds.append({"path": "local stack", **_round(threads, files_per_client, upload, pids)})
-            rounds.append({"path": "clamd alone", **_round(threads, files_per_client * 10, engine)})
+        # Repeats alternate the client counts (1, 8, 1, 8, …) so a noisy machine weighs on both.
+        for repeat in range(1, repeats + 1):
+            for threads in clients:
+                for path, row in (
+                    ("local stack", _round(threads, files_per_client, upload, pids)),
+                    ("clamd alone", _round(threads, files_per_client * 10, engine)),
+                ):
+                    rounds.append({"path": path, "repeat": repeat, **row})
         return {"bytes": size, "pollSeconds": poll, "filesPerClient": files_per_client, "rounds": rounds}
     finally:
         process.send_signal(signal.SIGINT)
@@ -138,26 +145,33 @@ def measure(clients: list[int], files_per_client: int, size: int, poll: float, w
 def report(result: dict[str, Any]) -> str:
     lines = [
         f"== Local stack upload throughput, {result['bytes'] // 1024} KiB files, poll {result['pollSeconds']} s ==",
-        "| path | clients | files | files/s | p50 ms | p90 ms | errors | CPU s per file (stack / API / clients) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| path | repeat | clients | files | files/s | p50 ms | p90 ms | errors "
+        "| CPU s per file (stack / API / clients) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    by_path: dict[str, dict[int, float]] = {}
+    # path -> repeat -> clients -> files/s
+    by_path: dict[str, dict[int, dict[int, float]]] = {}
     for row in result["rounds"]:
-        by_path.setdefault(row["path"], {})[row["threads"]] = row["filesPerSecond"]
+        repeat = row.get("repeat", 1)
+        by_path.setdefault(row["path"], {}).setdefault(repeat, {})[row["threads"]] = row["filesPerSecond"]
         lines.append(
-            f"| {row['path']} | {row['threads']} | {row['files']} | {row['filesPerSecond']:.2f} | "
+            f"| {row['path']} | {repeat} | {row['threads']} | {row['files']} | {row['filesPerSecond']:.2f} | "
             f"{(row['p50Seconds'] or 0) * 1000:.0f} | {(row['p90Seconds'] or 0) * 1000:.0f} | {len(row['errors'])} | "
             + (" / ".join(f"{value:.3f}" for value in row["cpuSecondsPerFile"].values()) or "—")
             + " |"
         )
-    for path, rates in by_path.items():
-        low, high = min(rates), max(rates)
-        if rates[low]:
-            lines.append(f"{path}: {high} clients / {low} client = {rates[high] / rates[low]:.2f}x")
+    for path, repeats in by_path.items():
+        ratios = [rates[max(rates)] / rates[min(rates)] for rates in repeats.values() if rates[min(rates)]]
+        if ratios:
+            low, high = min(next(iter(repeats.values()))), max(next(iter(repeats.values())))
+            each = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
+            lines.append(f"{path}: {high} clients / {low} client = {statistics.median(ratios):.2f}x (median of {each})")
     stack, engine = by_path.get("local stack", {}), by_path.get("clamd alone", {})
-    for threads in sorted(stack):
-        if engine.get(threads):
-            lines.append(f"{threads} client(s): local stack / clamd alone = {stack[threads] / engine[threads]:.4f}")
+    for repeat in sorted(stack):
+        for threads in sorted(stack[repeat]):
+            if engine.get(repeat, {}).get(threads):
+                share = stack[repeat][threads] / engine[repeat][threads]
+                lines.append(f"repeat {repeat}, {threads} client(s): local stack / clamd alone = {share:.4f}")
     return "\n".join(lines)
 
 
@@ -167,9 +181,10 @@ def main() -> int:
     parser.add_argument("--files-per-client", type=int, default=12)
     parser.add_argument("--size", type=int, default=64 * 1024)
     parser.add_argument("--poll", type=float, default=0.02, help="seconds between GET /files/{id} polls")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of every client count, alternating")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="manabi-throughput-") as tmp:
-        result = measure(args.clients, args.files_per_client, args.size, args.poll, Path(tmp))
+        result = measure(args.clients, args.files_per_client, args.size, args.poll, Path(tmp), args.repeats)
     print(report(result))
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
