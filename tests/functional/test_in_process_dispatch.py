@@ -25,6 +25,14 @@ KEY = "uploads/u-1/f 1+2/日本語.txt"
 PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 CLEAN_TAG = {"Key": "scan-status", "Value": "CLEAN"}
 QUEUE_URL = re.compile(r"^https?://[^/]+/(123456789012/.+)$")
+CLEAN_IF_PENDING: dict[str, Any] = {
+    "TableName": "files",
+    "Key": {"pk": {"S": "f"}},
+    "UpdateExpression": "SET #s = :clean",
+    "ConditionExpression": "#s = :pending",
+    "ExpressionAttributeNames": {"#s": "status"},
+    "ExpressionAttributeValues": {":clean": {"S": "CLEAN"}, ":pending": {"S": "PENDING"}},
+}
 # Values that differ between any two runs, whatever the transport.
 VOLATILE = {"VersionId", "RequestId", "MessageId", "ReceiptHandle", "HostId", "RetryAttempts", "HTTPHeaders"}
 
@@ -82,23 +90,8 @@ def _script(endpoint: str) -> list[Any]:
             BillingMode="PAY_PER_REQUEST",
         ),
         lambda: ddb.put_item(TableName="files", Item={"pk": {"S": "f"}, "status": {"S": "PENDING"}}),
-        lambda: ddb.update_item(
-            TableName="files",
-            Key={"pk": {"S": "f"}},
-            UpdateExpression="SET #s = :clean",
-            ConditionExpression="#s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":clean": {"S": "CLEAN"}, ":pending": {"S": "PENDING"}},
-            ReturnValues="ALL_NEW",
-        ),
-        lambda: ddb.update_item(
-            TableName="files",
-            Key={"pk": {"S": "f"}},
-            UpdateExpression="SET #s = :clean",
-            ConditionExpression="#s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":clean": {"S": "CLEAN"}, ":pending": {"S": "PENDING"}},
-        ),
+        lambda: ddb.update_item(**CLEAN_IF_PENDING, ReturnValues="ALL_NEW"),
+        lambda: ddb.update_item(**CLEAN_IF_PENDING),  # no longer PENDING: the condition fails
         lambda: ddb.get_item(TableName="files", Key={"pk": {"S": "f"}}, ConsistentRead=True),
         lambda: sqs.create_queue(QueueName="events")["QueueUrl"],
         lambda: sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="events")["QueueUrl"], MessageBody="{}"),
