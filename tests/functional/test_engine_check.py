@@ -143,7 +143,7 @@ def test_a_damaged_database_on_disk_is_replaced_before_clamd_restarts(runtime: R
     assert runtime.scan(b"clean").verdict is Verdict.CLEAN
     on_disk = runtime.runtime.database_dir.resolve()
     (on_disk / "manabi-offline.ndb").write_bytes(b"")  # half-written
-    os.kill(runtime.runtime.pid or 0, signal.SIGKILL)
+    _kill(runtime.runtime.pid)
 
     assert runtime.scan(EICAR).verdict is Verdict.INFECTED
     fresh = runtime.runtime.database_dir.resolve()
@@ -170,8 +170,7 @@ def test_a_dead_clamd_is_restarted_once_and_reaped(runtime: Runtime, offline_set
     runtime.runtime.engine()
     dead = runtime.runtime.pid
     assert dead is not None
-    os.kill(dead, signal.SIGKILL)
-    time.sleep(0.1)
+    _kill(dead)
     threads = [threading.Thread(target=runtime.runtime.engine) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -189,6 +188,27 @@ def test_the_engine_check_needs_the_clamav_test_file(tmp_path: Path) -> None:
 
     with pytest.raises(EngineCheckError, match="clamav-testfiles"):
         canaries(tmp_path / "missing-clam.exe")
+
+
+def _kill(pid: int | None) -> None:
+    """SIGKILL clamd (a child of this process) and return once its exit can be collected.
+
+    The kill is asynchronous: for a while after it clamd's threads are still exiting and
+    ``waitpid`` does not report it yet (``/proc`` may already call the main thread a zombie), so
+    the runtime rightly takes it for alive; a scan then fails on a reset connection, as one
+    against a clamd dying mid-scan does, and is retried. ``WNOWAIT`` leaves the exit for the
+    runtime to collect."""
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+        except ChildProcessError:
+            return  # already collected
+        time.sleep(0.01)
+    raise AssertionError(f"clamd {pid} did not exit after SIGKILL")
 
 
 def _command_line(pid: int) -> str:
