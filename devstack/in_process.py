@@ -34,8 +34,7 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)
 class InProcessDispatch:
     """A ``before-send`` handler for every botocore session this process creates while installed.
 
-    ``routed`` counts the requests answered in-process, per service (the benchmark and the tests
-    read it)."""
+    ``routed`` counts the requests answered in-process, per service (the tests read it)."""
 
     def __init__(self, endpoint: str) -> None:
         parts = urlsplit(endpoint)
