@@ -152,7 +152,7 @@ def report(result: dict[str, Any]) -> str:
     # path -> repeat -> clients -> files/s
     by_path: dict[str, dict[int, dict[int, float]]] = {}
     for row in result["rounds"]:
-        repeat = row.get("repeat", 1)
+        repeat = row["repeat"]
         by_path.setdefault(row["path"], {}).setdefault(repeat, {})[row["threads"]] = row["filesPerSecond"]
         lines.append(
             f"| {row['path']} | {repeat} | {row['threads']} | {row['files']} | {row['filesPerSecond']:.2f} | "
@@ -161,9 +161,9 @@ def report(result: dict[str, Any]) -> str:
             + " |"
         )
     for path, repeats in by_path.items():
-        ratios = [rates[max(rates)] / rates[min(rates)] for rates in repeats.values() if rates[min(rates)]]
+        low, high = min(min(rates) for rates in repeats.values()), max(max(rates) for rates in repeats.values())
+        ratios = [rates[high] / rates[low] for rates in repeats.values() if rates.get(low) and high in rates]
         if ratios:
-            low, high = min(next(iter(repeats.values()))), max(next(iter(repeats.values())))
             each = ", ".join(f"{ratio:.2f}x" for ratio in ratios)
             lines.append(f"{path}: {high} clients / {low} client = {statistics.median(ratios):.2f}x (median of {each})")
     stack, engine = by_path.get("local stack", {}), by_path.get("clamd alone", {})

@@ -72,9 +72,7 @@ def _script(endpoint: str) -> list[Any]:
         lambda: s3.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": REGION}),
         lambda: s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"}),
         lambda: s3.put_object(Bucket="data", Key=KEY, Body=b"x" * 70_000, Tagging="scan-status=PENDING"),
-        lambda: s3.put_object_tagging(
-            Bucket="data", Key=KEY, Tagging={"TagSet": [{"Key": "scan-status", "Value": "CLEAN"}]}
-        ),
+        lambda: s3.put_object_tagging(Bucket="data", Key=KEY, Tagging={"TagSet": [CLEAN_TAG]}),
         lambda: s3.get_object_tagging(Bucket="data", Key=KEY),
         lambda: s3.head_object(Bucket="data", Key=KEY),
         lambda: s3.get_object(Bucket="data", Key=KEY, Range="bytes=69990-")["Body"].read(),
